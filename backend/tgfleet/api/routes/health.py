@@ -1,0 +1,22 @@
+"""Liveness and readiness: /healthz answers while the process runs, /readyz when it can work."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The store and the pool are ready to work")
+async def readyz(request: Request, response: Response) -> dict[str, object]:
+    checks: dict[str, bool] = getattr(request.app.state, "ready_checks", {})
+    ready = bool(checks) and all(checks.values())
+    if not ready:
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+    return {"status": "ready" if ready else "starting", "checks": checks}

@@ -1,0 +1,118 @@
+"""The ``tgfleet`` command: ``serve`` runs the daemon, ``sandbox`` runs a local Telegram."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from tgfleet import __version__
+from tgfleet.errors import ConfigError
+from tgfleet.logging_setup import configure_logging
+from tgfleet.settings import Settings, load_settings
+
+log = logging.getLogger("tgfleet")
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    api: dict[str, Any] = {}
+    if getattr(args, "host", None) is not None:
+        api["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        api["port"] = args.port
+    if api:
+        overrides["api"] = api
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "sandbox", False):
+        overrides["sandbox_enabled"] = True
+    return load_settings(config_file=args.config, **overrides)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tgfleet.app import create_app
+
+    settings = _settings_from(args)
+    configure_logging(
+        settings.logging.level,
+        settings.data_dir,
+        settings.logging.file_name,
+        settings.logging.file_max_bytes,
+        settings.logging.file_backups,
+    )
+    log.info("tgfleet %s starting; data in %s", __version__, settings.data_dir.resolve())
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_config=None,  # keep our handlers, including the secret mask
+        access_log=False,
+        # uvicorn turns SIGTERM/SIGINT into a graceful shutdown that runs our lifespan exit.
+        timeout_graceful_shutdown=int(settings.pool.drain_timeout) + 5,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from tgfleet.sandbox import serve_sandbox
+
+    configure_logging("INFO")
+    try:
+        asyncio.run(
+            serve_sandbox(
+                host=args.host,
+                port=args.port,
+                state_dir=args.state_dir,
+                login_code=args.login_code,
+                seed_file=args.seed,
+            )
+        )
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tgfleet", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tgfleet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the daemon (REST API and pools)")
+    serve.add_argument("--config", type=Path, default=None, help="TOML config file")
+    serve.add_argument("--host", default=None, help="API bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="API port (default 8080)")
+    serve.add_argument("--data-dir", type=Path, default=None, help="database, keys, logs")
+    serve.add_argument(
+        "--sandbox", action="store_true", help="run on an embedded Telegram sandbox (offline demo)"
+    )
+    serve.set_defaults(handler=_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run a local Telegram (MTProto) sandbox")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    sandbox.add_argument("--state-dir", type=Path, required=True, help="RSA key and world state")
+    sandbox.add_argument("--login-code", default="12345", help="the login code of every phone")
+    sandbox.add_argument("--seed", type=Path, default=None, help="JSON file of users and bots")
+    sandbox.set_defaults(handler=_sandbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"tgfleet: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
