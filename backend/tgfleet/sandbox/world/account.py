@@ -12,7 +12,7 @@ from tgfleet.sandbox.world.auth import unbind
 from tgfleet.sandbox.world.registry import route
 from tgfleet.sandbox.world.state import Authorization, Call, WorldState
 
-USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
 AUTHORIZATION_TTL_DAYS = 180
 
 

@@ -18,7 +18,7 @@ from tgfleet.sandbox.world.auth import BOT_TOKEN_RE, PHONE_RE
 from tgfleet.sandbox.world.srp import PasswordRecord
 from tgfleet.sandbox.world.state import SERVICE_USER_ID, User, WorldState, random_int63
 
-USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
 
 
 def add_service_user(st: WorldState) -> None:
@@ -32,7 +32,7 @@ def _username(value: Any, where: str, *, bot: bool = False) -> str | None:
         return None
     name = str(value).lstrip("@")
     if not USERNAME_RE.fullmatch(name):
-        raise ValueError(f"{where}: username {value!r} must be 4-32 letters, digits or _")
+        raise ValueError(f"{where}: username {value!r} must be 5-32 letters, digits or _")
     if bot and not name.lower().endswith("bot"):
         raise ValueError(f"{where}: a bot's username must end in 'bot', got {value!r}")
     return name

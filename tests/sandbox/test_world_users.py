@@ -1,0 +1,101 @@
+"""Finding users (by self, id, username, phone), profiles, usernames, presence."""
+
+from __future__ import annotations
+
+import pytest
+from pyrogram.raw import functions, types
+from test_world_kit import Conn, logged_in, peer_of
+
+from tgfleet.sandbox.world import World
+
+
+@pytest.fixture
+def world() -> World:
+    return World(
+        seed={
+            "users": [
+                {"phone": "+15550001", "first_name": "Ann", "username": "annie"},
+                {"phone": "+15550002", "first_name": "Bo", "last_name": "Jo"},
+            ],
+            "bots": [{"token": "7000001:tok", "username": "echo_bot", "first_name": "Echo"}],
+        }
+    )
+
+
+async def test_get_users_self_by_hash_and_by_bare_id(world: World) -> None:
+    a = await logged_in(world, "15550001")
+    b_id = world.state.phones["15550002"]
+    hashed = peer_of(a, b_id).access_hash
+    found = await a.call(
+        functions.users.GetUsers(
+            id=[
+                types.InputUserSelf(),
+                types.InputUser(user_id=b_id, access_hash=hashed),
+                types.InputUser(user_id=b_id, access_hash=0),  # how Kurigram learns a bare id
+                types.InputUser(user_id=b_id, access_hash=hashed + 1),  # wrong: left out
+                types.InputUser(user_id=424242, access_hash=0),  # unknown: left out
+            ]
+        )
+    )
+    assert [u.id for u in found] == [world.state.phones["15550001"], b_id, b_id]
+    me, other = found[0], found[1]
+    assert me.is_self and me.phone == "15550001"
+    assert not other.is_self and other.phone is None and other.access_hash == hashed
+
+
+async def test_full_user_and_presence(world: World) -> None:
+    a = await logged_in(world, "15550001")
+    full = await a.call(functions.users.GetFullUser(id=types.InputUserSelf()))
+    assert full.full_user.id == full.users[0].id
+    assert isinstance(full.users[0].status, types.UserStatusOnline)
+    b_id = world.state.phones["15550002"]
+    other = await a.call(functions.users.GetFullUser(id=peer_of(a, b_id)))
+    assert other.users[0].last_name == "Jo"
+    assert isinstance(other.users[0].status, types.UserStatusRecently)  # never online
+    bad = await a.error(
+        functions.users.GetFullUser(id=types.InputUser(user_id=b_id, access_hash=1))
+    )
+    assert bad.message == "USER_ID_INVALID"
+    world.detach(a.ctx)
+    offline = Conn(world, a.auth_key_id, attach=False)
+    me = (await offline.call(functions.users.GetUsers(id=[types.InputUserSelf()])))[0]
+    assert isinstance(me.status, types.UserStatusOffline)
+
+
+async def test_resolve_username_and_phone(world: World) -> None:
+    b = await logged_in(world, "15550002")
+    resolved = await b.call(functions.contacts.ResolveUsername(username="AnNiE"))
+    assert resolved.peer == types.PeerUser(user_id=world.state.phones["15550001"])
+    assert resolved.users[0].access_hash != 0
+    missing = await b.error(functions.contacts.ResolveUsername(username="nobody_here"))
+    assert missing.message == "USERNAME_NOT_OCCUPIED"
+    invalid = await b.error(functions.contacts.ResolveUsername(username="bad name!"))
+    assert invalid.message == "USERNAME_INVALID"
+    bot = await b.call(functions.contacts.ResolveUsername(username="echo_bot"))
+    assert bot.users[0].bot and bot.users[0].first_name == "Echo"
+    by_phone = await b.call(functions.contacts.ResolvePhone(phone="+1 555 000 1"))
+    assert by_phone.users[0].phone == "15550001"
+    no_phone = await b.error(functions.contacts.ResolvePhone(phone="19999999"))
+    assert no_phone.message == "PHONE_NOT_OCCUPIED"
+    contacts = await b.call(functions.contacts.GetContacts(hash=0))
+    assert contacts.contacts == [] and contacts.saved_count == 0
+
+
+async def test_usernames_and_profile_can_change(world: World) -> None:
+    b = await logged_in(world, "15550002")
+    taken = await b.error(functions.account.UpdateUsername(username="ANNIE"))
+    assert taken.message == "USERNAME_OCCUPIED"
+    invalid = await b.error(functions.account.UpdateUsername(username="no"))
+    assert invalid.message == "USERNAME_INVALID"
+    me = await b.call(functions.account.UpdateUsername(username="bobo_jo"))
+    assert me.username == "bobo_jo"
+    a = await logged_in(world, "15550001")
+    found = await a.call(functions.contacts.ResolveUsername(username="bobo_jo"))
+    assert found.users[0].first_name == "Bo"
+    await b.call(functions.account.UpdateUsername(username=""))
+    gone = await a.error(functions.contacts.ResolveUsername(username="bobo_jo"))
+    assert gone.message == "USERNAME_NOT_OCCUPIED"
+    renamed = await b.call(functions.account.UpdateProfile(first_name="Bob", about="hi"))
+    assert renamed.first_name == "Bob"
+    assert await b.call(functions.account.CheckUsername(username="fresh_name")) is True
+    assert await b.call(functions.account.UpdateStatus(offline=False)) is True
