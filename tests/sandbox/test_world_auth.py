@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from pyrogram.raw import functions, types
+from pyrogram.raw.core import BoolTrue
 from pyrogram.utils import compute_password_check
 from test_world_kit import Clock, Conn, logged_in
 
@@ -315,7 +316,9 @@ async def test_authorizations_list_devices_and_reset_one(world: World) -> None:
     assert (other.api_id, other.app_version, other.system_version) == (12345, "1.0", "Linux 6.1")
     bad = await second.error(functions.account.ResetAuthorization(hash=0))
     assert bad.message == "HASH_INVALID"
-    assert await second.call(functions.account.ResetAuthorization(hash=other.hash)) is True
+    assert (
+        await second.call(functions.account.ResetAuthorization(hash=other.hash))
+    ).write() == BoolTrue()
     assert (await first.error(functions.updates.GetState())).message == "AUTH_KEY_UNREGISTERED"
     again = await second.call(functions.account.GetAuthorizations())
     assert len(again.authorizations) == 1
@@ -324,7 +327,7 @@ async def test_authorizations_list_devices_and_reset_one(world: World) -> None:
 async def test_reset_authorizations_keeps_only_the_caller(world: World) -> None:
     keep = await logged_in(world, PHONE)
     drop = [await logged_in(world, PHONE) for _ in range(2)]
-    assert await keep.call(functions.auth.ResetAuthorizations()) is True
+    assert (await keep.call(functions.auth.ResetAuthorizations())).write() == BoolTrue()
     for conn in drop:
         assert world.phone_of(conn.auth_key_id) is None
     assert world.phone_of(keep.auth_key_id) == "15550001"

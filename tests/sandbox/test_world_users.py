@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pyrogram.raw import functions, types
+from pyrogram.raw.core import BoolTrue
 from test_world_kit import Conn, logged_in, peer_of
 
 from tgfleet.sandbox.world import World
@@ -97,5 +98,18 @@ async def test_usernames_and_profile_can_change(world: World) -> None:
     assert gone.message == "USERNAME_NOT_OCCUPIED"
     renamed = await b.call(functions.account.UpdateProfile(first_name="Bob", about="hi"))
     assert renamed.first_name == "Bob"
-    assert await b.call(functions.account.CheckUsername(username="fresh_name")) is True
-    assert await b.call(functions.account.UpdateStatus(offline=False)) is True
+    assert (
+        await b.call(functions.account.CheckUsername(username="fresh_name"))
+    ).write() == BoolTrue()
+    assert (await b.call(functions.account.UpdateStatus(offline=False))).write() == BoolTrue()
+
+
+async def test_vector_and_bool_results_serialize_for_the_wire(world: World) -> None:
+    a = await logged_in(world, "15550001")
+    found = await a.call(functions.users.GetUsers(id=[types.InputUserSelf()]))
+    data = found.write()
+    assert data[:4] == (0x1CB5C415).to_bytes(4, "little")  # Vector
+    assert int.from_bytes(data[4:8], "little") == 1
+    assert data[8:] == found[0].write()
+    ok = await a.call(functions.account.UpdateStatus(offline=True))
+    assert ok.write() == (0x997275B5).to_bytes(4, "little")  # boolTrue

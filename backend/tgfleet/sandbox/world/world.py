@@ -16,6 +16,7 @@ from tgfleet.sandbox.rpc import CallContext, RpcError
 from tgfleet.sandbox.world import account, snapshot
 from tgfleet.sandbox.world import seed as seeding
 from tgfleet.sandbox.world.handlers import ROUTES
+from tgfleet.sandbox.world.results import as_tl
 from tgfleet.sandbox.world.srp import PasswordRecord
 from tgfleet.sandbox.world.state import SERVICE_USER_ID, Authorization, Call, User, WorldState
 
@@ -122,7 +123,7 @@ class World:
     async def dispatch(self, ctx: CallContext, query: Any) -> Any:
         """Answer one API query (already unwrapped from invokeWithLayer/initConnection)."""
         try:
-            return self._dispatch(ctx, query)
+            return as_tl(self._dispatch(ctx, query))
         except RpcError as error:
             self.state.counters[error.message] += 1
             raise
