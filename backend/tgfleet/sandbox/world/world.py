@@ -88,6 +88,10 @@ class World:
         """How often each rpc error name was raised (the protocol side may add its own)."""
         return self.state.counters
 
+    @counters.setter
+    def counters(self, value: Counter[str]) -> None:
+        self.state.counters = value
+
     # --- auth keys and connections -------------------------------------------------------------
 
     def register_auth_key(self, auth_key_id: int, auth_key: bytes) -> None:
