@@ -60,6 +60,9 @@ async def test_restore_keeps_logins_messages_and_passwords() -> None:
     assert [m.message for m in history.messages] == ["before the restart"]
     full = await a2.call(functions.messages.GetFullChat(chat_id=chat.updates.chats[0].id))
     assert full.full_chat.id == chat.updates.chats[0].id
+    b_box = again.state.users[b_id]
+    a_id = again.state.phones["15550001"]
+    assert b_box.dialogs[("user", a_id)].unread == 1  # recounted on load
     resolved = await a2.call(functions.contacts.ResolveUsername(username="annie"))
     assert resolved.users[0].is_self
 

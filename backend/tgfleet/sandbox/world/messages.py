@@ -35,7 +35,10 @@ def _store(
     )
     owner.next_message_id += 1
     owner.messages[msg.id] = msg
-    owner.dialog(peer).message_ids.append(msg.id)
+    dialog = owner.dialog(peer)
+    dialog.message_ids.append(msg.id)
+    if not msg.out:
+        dialog.unread += 1
     return msg
 
 
@@ -162,7 +165,7 @@ def _dialog_tl(me: User, peer: PeerKey) -> types.Dialog:
         top_message=d.message_ids[-1],
         read_inbox_max_id=d.read_inbox_max_id,
         read_outbox_max_id=d.read_outbox_max_id,
-        unread_count=me.unread_count(d),
+        unread_count=d.unread,
         unread_mentions_count=0,
         unread_reactions_count=0,
         unread_poll_votes_count=0,
@@ -223,9 +226,8 @@ def read_history(
         if not msg.out:
             read_upto[msg.from_id] = max(read_upto.get(msg.from_id, 0), msg.origin_id)
     dialog.read_inbox_max_id = new_max
-    event = st.log_event(
-        me, "read_inbox", peer=target, max_id=new_max, still_unread=me.unread_count(dialog)
-    )
+    me.recount_unread(dialog)
+    event = st.log_event(me, "read_inbox", peer=target, max_id=new_max, still_unread=dialog.unread)
     updates.push_event(st, me, event, skip_conn=call.ctx.conn_id)
     for sender_id, origin_id in read_upto.items():
         sender = st.users.get(sender_id)

@@ -132,6 +132,7 @@ def _load_user(data: dict[str, Any]) -> User:
         dialog.read_inbox_max_id, dialog.read_outbox_max_id = read_in, read_out
     for dialog in user.dialogs.values():
         dialog.message_ids.sort()
+        user.recount_unread(dialog)
     user.log = [
         UpdateEvent(
             pts=pts,

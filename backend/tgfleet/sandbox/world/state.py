@@ -56,6 +56,7 @@ class Dialog:
     message_ids: list[int] = field(default_factory=list)
     read_inbox_max_id: int = 0
     read_outbox_max_id: int = 0
+    unread: int = 0  # incoming messages above read_inbox_max_id, kept so reads of it are O(1)
 
 
 UpdateKind = Literal["new_message", "read_inbox", "read_outbox"]
@@ -104,14 +105,14 @@ class User:
             found = self.dialogs[peer] = Dialog(peer)
         return found
 
-    def unread_count(self, dialog: Dialog) -> int:
+    def recount_unread(self, dialog: Dialog) -> None:
         count = 0
         for message_id in reversed(dialog.message_ids):
             if message_id <= dialog.read_inbox_max_id:
                 break
             if not self.messages[message_id].out:
                 count += 1
-        return count
+        dialog.unread = count
 
 
 @dataclass(slots=True)

@@ -57,7 +57,7 @@ def push_event(
 
 
 def unread_total(user: User) -> int:
-    return sum(user.unread_count(d) for d in user.dialogs.values())
+    return sum(d.unread for d in user.dialogs.values())
 
 
 def state_of(st: WorldState, user: User) -> types.updates.State:
