@@ -254,3 +254,33 @@ async def test_revoked_and_banned_accounts_see_401(clients: Clients, world: Worl
     world.ban_user("+15550002")
     with pytest.raises(UserDeactivatedBan):
         await bo.get_me()
+
+
+async def test_world_survives_a_restart_from_its_state_dir(tmp_path: Any) -> None:
+    async with open_sandbox(state_dir=tmp_path, seed=SEED, insecure_fast_handshake=True) as first:
+        made = Clients(first)
+        try:
+            ann = await made.started("+15550001")
+            bo = await made.started("+15550002")
+            await ann.send_message(bo.me.id, "kept across restarts")
+            record = client_side.export_record(ann)
+            ann_id, bo_id = ann.me.id, bo.me.id
+        finally:
+            await made.close()
+    assert (tmp_path / "world.json").exists()
+
+    async with open_sandbox(state_dir=tmp_path, insecure_fast_handshake=True) as second:
+        client = build_client(
+            "again",
+            ServerEndpoint.of(second),
+            api_id=12345,
+            api_hash="0123456789abcdef0123456789abcdef",
+            record=record,
+        )
+        await client.start()  # the stored authorization: no code, no new login
+        try:
+            assert (await client.get_me()).id == ann_id
+            texts = [m.text async for m in client.get_chat_history(bo_id)]
+            assert texts == ["kept across restarts"]
+        finally:
+            await client.stop()

@@ -17,6 +17,7 @@ from tgfleet.sandbox.world.registry import route
 from tgfleet.sandbox.world.state import Call, Chat, Message, PeerKey, User, WorldState
 
 MESSAGE_LENGTH_MAX = 4096
+RANDOM_IDS_KEPT = 4096
 PAGE_MAX = 100  # most messages or dialogs one call returns, as on Telegram
 
 
@@ -93,6 +94,8 @@ def send_message(st: WorldState, call: Call, q: functions.messages.SendMessage) 
     _check_can_write(st, me, target)
     own, pts = deliver(st, me, target, text, skip_conn=call.ctx.conn_id)
     me.random_ids[q.random_id] = own.id
+    if len(me.random_ids) > RANDOM_IDS_KEPT:  # Telegram, too, only remembers recent ones
+        del me.random_ids[next(iter(me.random_ids))]
     # Full updates, not updateShortSentMessage: Kurigram cannot build a message to self from it.
     return updates.wrap(
         st,
