@@ -344,3 +344,11 @@ def test_seed_errors_name_the_entry() -> None:
         World(seed={"user": []})
     with pytest.raises(ValueError, match="login_code"):
         World(login_code="12")
+
+
+async def test_seed_can_turn_on_auto_sign_up() -> None:
+    world = World(seed={"auto_sign_up": True})
+    result = await Conn(world).sign_in("+15554321")
+    assert isinstance(result, types.auth.Authorization)
+    with pytest.raises(ValueError, match="auto_sign_up must be true or false"):
+        World(seed={"auto_sign_up": "yes"})

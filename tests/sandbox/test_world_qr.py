@@ -125,3 +125,14 @@ async def test_import_login_token_on_the_exporting_key(world: World) -> None:
     await old.call(functions.auth.AcceptLoginToken(token=token.token))
     success = await new.call(functions.auth.ImportLoginToken(token=token.token))
     assert isinstance(success, types.auth.LoginTokenSuccess)
+
+
+async def test_unclaimed_codes_and_tokens_are_forgotten(world: World, clock: Clock) -> None:
+    conn = Conn(world)
+    await conn.send_code("+15550001")
+    await conn.call(export())
+    assert len(world.state.codes) == 1 and len(world.state.tokens) == 1
+    clock.advance(world.state.code_ttl + 1)
+    await Conn(world).send_code("+15550002")
+    await Conn(world).call(export())
+    assert len(world.state.codes) == 1 and len(world.state.tokens) == 1

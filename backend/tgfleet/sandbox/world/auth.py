@@ -74,6 +74,7 @@ def send_code(st: WorldState, call: Call, q: functions.auth.SendCode) -> types.a
     user = st.user_by_phone(phone)
     if user is not None and user.banned:
         raise RpcError(400, "PHONE_NUMBER_BANNED")
+    st.purge_expired()
     code_hash = os.urandom(9).hex()
     st.codes[code_hash] = PendingCode(phone, code_hash, st.login_code, st.clock())
     length = len(st.login_code)

@@ -54,6 +54,7 @@ def export_login_token(st: WorldState, call: Call, q: functions.auth.ExportLogin
         return _success(st, call)
     if call.auth.login_token is not None:  # a fresh export replaces the previous QR code
         st.tokens.pop(call.auth.login_token, None)
+    st.purge_expired()
     token = LoginToken(
         token=os.urandom(32), auth_key_id=call.auth.auth_key_id, expires=st.now() + st.token_ttl
     )

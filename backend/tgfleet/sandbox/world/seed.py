@@ -4,7 +4,11 @@ A seed file looks like::
 
     {"users": [{"phone": "+15550001", "first_name": "Alice", "username": "alice",
                 "password": "hunter2", "hint": "the usual"}],
-     "bots":  [{"token": "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "username": "echo_bot"}]}
+     "bots":  [{"token": "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "username": "echo_bot"}],
+     "auto_sign_up": false}
+
+``auto_sign_up`` (default false, as on Telegram) signs unknown numbers up on their first
+auth.signIn, for unattended demos whose clients cannot answer a sign-up prompt.
 
 Every problem is reported with its place in the file, so a typo is found without guessing.
 """
@@ -113,9 +117,15 @@ def create_bot(
 
 
 def apply_seed(st: WorldState, seed: dict[str, Any]) -> None:
-    unknown = set(seed) - {"users", "bots"}
+    unknown = set(seed) - {"users", "bots", "auto_sign_up"}
     if unknown:
-        raise ValueError(f"seed: unknown keys {sorted(unknown)}; expected 'users' and 'bots'")
+        raise ValueError(
+            f"seed: unknown keys {sorted(unknown)}; expected 'users', 'bots', 'auto_sign_up'"
+        )
+    auto = seed.get("auto_sign_up", False)
+    if not isinstance(auto, bool):
+        raise ValueError(f"seed: auto_sign_up must be true or false, got {auto!r}")
+    st.auto_sign_up = auto
     for i, entry in enumerate(seed.get("users", [])):
         where = f"seed users[{i}]"
         if not isinstance(entry, dict) or "phone" not in entry:

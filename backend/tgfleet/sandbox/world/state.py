@@ -238,6 +238,14 @@ class WorldState:
 
     # --- changes --------------------------------------------------------------------------------
 
+    def purge_expired(self) -> None:
+        """Forget codes and QR tokens nobody came back for, so they cannot pile up."""
+        now = self.clock()
+        for code_hash in [h for h, c in self.codes.items() if now - c.created > self.code_ttl]:
+            del self.codes[code_hash]
+        for token in [t for t, v in self.tokens.items() if now >= v.expires]:
+            del self.tokens[token]
+
     def allocate_user_id(self) -> int:
         while self.next_user_id in self.users:
             self.next_user_id += 1
