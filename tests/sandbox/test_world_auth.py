@@ -352,3 +352,23 @@ async def test_seed_can_turn_on_auto_sign_up() -> None:
     assert isinstance(result, types.auth.Authorization)
     with pytest.raises(ValueError, match="auto_sign_up must be true or false"):
         World(seed={"auto_sign_up": "yes"})
+
+
+async def test_code_goes_to_the_other_sessions_as_a_service_message(world: World) -> None:
+    first = Conn(world)
+    sent = await first.call(functions.auth.SendCode(
+        phone_number=PHONE, api_id=1, api_hash="x", settings=types.CodeSettings()
+    ))  # fmt: skip
+    assert isinstance(sent.type, types.auth.SentCodeTypeSms)  # no session yet: "SMS"
+    await first.call(functions.auth.SignIn(
+        phone_number=PHONE, phone_code_hash=sent.phone_code_hash, phone_code="12345"
+    ))  # fmt: skip
+    second = Conn(world)
+    again = await second.call(functions.auth.SendCode(
+        phone_number=PHONE, api_id=1, api_hash="x", settings=types.CodeSettings()
+    ))  # fmt: skip
+    assert isinstance(again.type, types.auth.SentCodeTypeApp)
+    [update] = first.pushed_updates()
+    assert update.message.peer_id == types.PeerUser(user_id=777000)
+    assert "Login code: 12345" in update.message.message
+    assert next(u for u in first.pushed[0].users if u.id == 777000).verified

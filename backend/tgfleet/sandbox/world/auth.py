@@ -16,9 +16,11 @@ from pyrogram.raw import functions, types
 
 from tgfleet.sandbox.rpc import RpcError
 from tgfleet.sandbox.world import render
+from tgfleet.sandbox.world.messages import deliver
 from tgfleet.sandbox.world.registry import route
 from tgfleet.sandbox.world.srp import P_BYTES, G, SrpChallenge
 from tgfleet.sandbox.world.state import (
+    SERVICE_USER_ID,
     Authorization,
     Call,
     PendingCode,
@@ -78,13 +80,15 @@ def send_code(st: WorldState, call: Call, q: functions.auth.SendCode) -> types.a
     code_hash = os.urandom(9).hex()
     st.codes[code_hash] = PendingCode(phone, code_hash, st.login_code, st.clock())
     length = len(st.login_code)
-    # Telegram sends the code inside the app when the account has another session, else by SMS.
-    has_session = user is not None and any(st.auths_of(user.id))
-    code_type: Any = (
-        types.auth.SentCodeTypeApp(length=length)
-        if has_session
-        else types.auth.SentCodeTypeSms(length=length)
-    )
+    # Telegram sends the code as a message from its service account when the account has
+    # another session, else by SMS (which, in the sandbox, is the fixed code).
+    if user is not None and any(st.auths_of(user.id)):
+        service = st.users[SERVICE_USER_ID]
+        text = f"Login code: {st.login_code}. Do not give this code to anyone."
+        deliver(st, service, ("user", user.id), text, skip_conn=None)
+        code_type: Any = types.auth.SentCodeTypeApp(length=length)
+    else:
+        code_type = types.auth.SentCodeTypeSms(length=length)
     return types.auth.SentCode(type=code_type, phone_code_hash=code_hash, timeout=None)
 
 
