@@ -197,6 +197,9 @@ async def test_a_sends_to_b_and_bs_handler_receives_it(clients: Clients) -> None
     )
     assert message.chat.id == ann.me.id
 
+    fetched = await ann.get_messages(bo.me.id, sent.id)
+    assert fetched.text == "hello Bo"
+
     to_self = await ann.send_message("me", "note to self")
     assert to_self.chat.id == ann.me.id and to_self.text == "note to self"
 

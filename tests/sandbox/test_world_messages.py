@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+from typing import Any
+
 import pytest
 from pyrogram.raw import functions, types
+from pyrogram.raw.core import TLObject
 from test_world_kit import Conn, logged_in, peer_of, send
 
 from tgfleet.sandbox.world import World
@@ -294,3 +298,26 @@ async def test_get_messages_by_id(world: World) -> None:
     )
     assert isinstance(got.messages[0], types.Message) and got.messages[0].message == "keep"
     assert isinstance(got.messages[1], types.MessageEmpty)
+
+
+def over_the_wire(query: Any) -> Any:
+    """The query as the protocol side hands it over: written, then read by Kurigram's reader."""
+    return TLObject.read(BytesIO(query.write()))
+
+
+async def test_vectors_misread_by_the_tl_reader_are_repaired(world: World) -> None:
+    a = await logged_in(world, "15550001")
+    await send(a, types.InputPeerSelf(), "first")
+    query = functions.messages.GetMessages(id=[types.InputMessageID(id=1)])
+    assert isinstance(over_the_wire(query).id[0], int)  # the reader's guess: a long
+    got = await a.call(over_the_wire(query))
+    assert got.messages[0].message == "first"
+    selves = await a.call(over_the_wire(functions.users.GetUsers(id=[types.InputUserSelf()])))
+    assert [u.is_self for u in selves] == [True]
+    b_id = uid(world, "15550002")
+    chat = await a.call(
+        over_the_wire(functions.messages.CreateChat(users=[peer_of(a, b_id)], title="Wire"))
+    )
+    assert chat.updates.chats[0].participants_count == 2
+    junk = await a.error(functions.users.GetUsers(id=[12345]))
+    assert junk.message == "INPUT_CONSTRUCTOR_INVALID"

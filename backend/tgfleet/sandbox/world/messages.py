@@ -12,7 +12,7 @@ from typing import Any
 from pyrogram.raw import functions, types
 
 from tgfleet.sandbox.rpc import RpcError
-from tgfleet.sandbox.world import peers, render, updates
+from tgfleet.sandbox.world import peers, render, updates, wire
 from tgfleet.sandbox.world.registry import route
 from tgfleet.sandbox.world.state import Call, Chat, Message, PeerKey, User, WorldState
 
@@ -149,7 +149,7 @@ def get_messages(st: WorldState, call: Call, q: functions.messages.GetMessages) 
     me = call.me
     found: list[Message] = []
     rendered: list[Any] = []
-    for item in q.id:
+    for item in wire.objects_of(q.id):
         msg_id = getattr(item, "id", None)
         msg = me.messages.get(msg_id) if isinstance(msg_id, int) else None
         if msg is None:
@@ -255,7 +255,7 @@ def create_chat(
     if not title:
         raise RpcError(400, "CHAT_TITLE_EMPTY")
     members = [me.id]
-    for value in q.users:
+    for value in wire.objects_of(q.users):
         invited = peers.input_user(st, me, value)
         if invited.id not in members:
             members.append(invited.id)

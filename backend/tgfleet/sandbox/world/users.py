@@ -8,7 +8,7 @@ from typing import Any
 from pyrogram.raw import functions, types
 
 from tgfleet.sandbox.rpc import RpcError
-from tgfleet.sandbox.world import peers, render
+from tgfleet.sandbox.world import peers, render, wire
 from tgfleet.sandbox.world.registry import route
 from tgfleet.sandbox.world.state import Call, WorldState
 
@@ -19,7 +19,7 @@ USERNAME_LOOKUP_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
 def get_users(st: WorldState, call: Call, q: functions.users.GetUsers) -> list[types.User]:
     me = call.me
     found: list[types.User] = []
-    for value in q.id:
+    for value in wire.objects_of(q.id):
         try:
             target = peers.input_user(st, me, value, allow_zero_hash=True)
         except RpcError:
