@@ -227,25 +227,37 @@ async def test_history_pages_through_kurigram(clients: Clients) -> None:
     assert await bo.get_chat_history_count(ann.me.id) == 130
 
 
-async def test_basic_group_reaches_members(clients: Clients) -> None:
+async def test_basic_group_reaches_members_and_replies_quote(clients: Clients) -> None:
     ann = await clients.started("+15550001")
     bo = await clients.started("+15550002")
-    received: asyncio.Queue[Any] = asyncio.Queue()
+    to_bo: asyncio.Queue[Any] = asyncio.Queue()
+    to_ann: asyncio.Queue[Any] = asyncio.Queue()
 
-    async def on_message(_: Client, message: Any) -> None:
+    async def bo_hears(_: Client, message: Any) -> None:
         if message.text:
-            await received.put(message)
+            await to_bo.put(message)
 
-    bo.add_handler(handlers.MessageHandler(on_message, filters.group))
+    async def ann_hears(_: Client, message: Any) -> None:
+        if message.text and not message.outgoing:
+            await to_ann.put(message)
+
+    bo.add_handler(handlers.MessageHandler(bo_hears, filters.group))
+    ann.add_handler(handlers.MessageHandler(ann_hears, filters.group))
     group = await ann.create_group("Pair", [bo.me.id])
     assert group.title == "Pair"
-    await ann.send_message(group.id, "hi group")
-    message = await asyncio.wait_for(received.get(), 5)
+    await ann.send_message(group.id, "hi **group**")
+    message = await asyncio.wait_for(to_bo.get(), 5)
     assert (message.chat.id, message.chat.title, message.from_user.id) == (
         group.id,
         "Pair",
         ann.me.id,
     )
+    assert message.text == "hi group" and message.entities[0].type.name == "BOLD"
+    await message.reply("hello Ann")  # Kurigram always quotes the message
+    answer = await asyncio.wait_for(to_ann.get(), 5)
+    assert answer.text == "hello Ann"
+    assert answer.reply_to_message is not None
+    assert answer.reply_to_message.text == "hi group"
 
 
 async def test_revoked_and_banned_accounts_see_401(clients: Clients, world: World) -> None:

@@ -321,3 +321,56 @@ async def test_vectors_misread_by_the_tl_reader_are_repaired(world: World) -> No
     assert chat.updates.chats[0].participants_count == 2
     junk = await a.error(functions.users.GetUsers(id=[12345]))
     assert junk.message == "INPUT_CONSTRUCTOR_INVALID"
+
+
+async def test_replies_and_entities_reach_every_box(world: World) -> None:
+    a = await logged_in(world, "15550001")
+    b = await logged_in(world, "15550002")
+    c = await logged_in(world, "15550003")
+    b_id, c_id = uid(world, "15550002"), uid(world, "15550003")
+    invited = await a.call(
+        functions.messages.CreateChat(users=[peer_of(a, b_id), peer_of(a, c_id)], title="T")
+    )
+    group = types.InputPeerChat(chat_id=invited.updates.chats[0].id)
+    asked = await send(b, group, "question?")
+    b_question = asked.updates[1].message.id
+    answer = await a.call(
+        functions.messages.SendMessage(
+            peer=group,
+            message="answer with bold and @Bo",
+            random_id=99,
+            reply_to=types.InputReplyToMessage(
+                reply_to_msg_id=world.state.users[uid(world, "15550001")].copies[(b_id, b_question)]
+            ),
+            entities=[
+                types.MessageEntityBold(offset=12, length=4),
+                types.InputMessageEntityMentionName(offset=21, length=3, user_id=peer_of(a, b_id)),
+            ],
+        ),
+    )
+    a_copy = answer.updates[1].message
+    b_copy = b.pushed_updates()[-1].message
+    c_copy = c.pushed_updates()[-1].message
+    assert b_copy.reply_to.reply_to_msg_id == b_question  # the question's id in Bo's own box
+    c_question = world.state.users[c_id].copies[(b_id, b_question)]
+    assert c_copy.reply_to.reply_to_msg_id == c_question
+    assert a_copy.reply_to is not None
+    for copy in (a_copy, b_copy, c_copy):
+        bold, mention = copy.entities
+        assert isinstance(bold, types.MessageEntityBold) and bold.offset == 12
+        assert isinstance(mention, types.MessageEntityMentionName) and mention.user_id == b_id
+
+    bad_reply = await a.error(functions.messages.SendMessage(
+        peer=group, message="x", random_id=100,
+        reply_to=types.InputReplyToMessage(reply_to_msg_id=999),
+    ))  # fmt: skip
+    assert bad_reply.message == "REPLY_MESSAGE_ID_INVALID"
+    bad_bounds = await a.error(functions.messages.SendMessage(
+        peer=group, message="x", random_id=101,
+        entities=[types.MessageEntityBold(offset=0, length=50)],
+    ))  # fmt: skip
+    assert bad_bounds.message == "ENTITY_BOUNDS_INVALID"
+
+    restored = World.restore(world.snapshot())
+    kept = restored.state.users[c_id].messages[c_copy.id]
+    assert kept.reply_to == c_question and isinstance(kept.entities[0], types.MessageEntityBold)

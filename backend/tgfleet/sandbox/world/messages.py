@@ -22,7 +22,14 @@ PAGE_MAX = 100  # most messages or dialogs one call returns, as on Telegram
 
 
 def _store(
-    st: WorldState, owner: User, sender: User, peer: PeerKey, text: str, origin_id: int, **kw: Any
+    st: WorldState,
+    owner: User,
+    sender: User,
+    peer: PeerKey,
+    text: str,
+    origin_id: int,
+    reply_key: tuple[int, int] | None,
+    **kw: Any,
 ) -> Message:
     msg = Message(
         id=owner.next_message_id,
@@ -32,10 +39,12 @@ def _store(
         date=st.now(),
         text=text,
         origin_id=origin_id or owner.next_message_id,
+        reply_to=owner.copies.get(reply_key, 0) if reply_key is not None else 0,
         **kw,
     )
     owner.next_message_id += 1
     owner.messages[msg.id] = msg
+    owner.copies[(sender.id, msg.origin_id)] = msg.id
     dialog = owner.dialog(peer)
     dialog.message_ids.append(msg.id)
     if not msg.out:
@@ -44,10 +53,19 @@ def _store(
 
 
 def deliver(
-    st: WorldState, sender: User, target: PeerKey, text: str, *, skip_conn: int | None, **kw: Any
+    st: WorldState,
+    sender: User,
+    target: PeerKey,
+    text: str,
+    *,
+    skip_conn: int | None,
+    reply_to: Message | None = None,
+    **kw: Any,
 ) -> tuple[Message, int]:
     """Store a message in every box it belongs to, log it, push it to everyone but the sending
-    connection; returns the sender's copy and the sender's new pts."""
+    connection; returns the sender's copy and the sender's new pts. ``reply_to`` is the
+    sender's copy of the message answered."""
+    reply_key = None if reply_to is None else (reply_to.from_id, reply_to.origin_id)
     kind, target_id = target
     if kind == "user":
         recipient = st.users[target_id]
@@ -57,11 +75,11 @@ def deliver(
     else:
         members = [st.users[uid] for uid in st.chats[target_id].members]
         boxes = [(sender, target)] + [(m, target) for m in members if m.id != sender.id]
-    own = _store(st, sender, sender, boxes[0][1], text, 0, **kw)
+    own = _store(st, sender, sender, boxes[0][1], text, 0, reply_key, **kw)
     own_event = st.log_event(sender, "new_message", message_id=own.id)
     updates.push_event(st, sender, own_event, skip_conn=skip_conn)
     for owner, peer in boxes[1:]:
-        copy = _store(st, owner, sender, peer, text, own.id, **kw)
+        copy = _store(st, owner, sender, peer, text, own.id, reply_key, **kw)
         updates.push_event(st, owner, st.log_event(owner, "new_message", message_id=copy.id))
     return own, own_event.pts
 
@@ -80,6 +98,34 @@ def _check_can_write(st: WorldState, me: User, target: PeerKey) -> None:
         raise RpcError(400, "PEER_ID_INVALID")
 
 
+def _replied(me: User, target: PeerKey, reply_to: Any) -> Message | None:
+    if reply_to is None:
+        return None
+    if not isinstance(reply_to, types.InputReplyToMessage):
+        raise RpcError(400, "REPLY_TO_INVALID")  # story replies and the like: not in the sandbox
+    replied = me.messages.get(reply_to.reply_to_msg_id)
+    if replied is None or replied.peer != target:
+        raise RpcError(400, "REPLY_MESSAGE_ID_INVALID")
+    return replied
+
+
+def _entities(st: WorldState, me: User, values: Any, text_length: int) -> tuple[Any, ...]:
+    kept: list[Any] = []
+    for entity in wire.objects_of(values):
+        offset, length = getattr(entity, "offset", -1), getattr(entity, "length", -1)
+        if offset < 0 or length <= 0 or offset + length > text_length * 2:  # UTF-16 units
+            raise RpcError(400, "ENTITY_BOUNDS_INVALID")
+        if isinstance(entity, types.InputMessageEntityMentionName):
+            # The input form names a user by InputUser; stored messages name it by id.
+            try:
+                user = peers.input_user(st, me, entity.user_id)
+            except RpcError as error:
+                raise RpcError(400, "ENTITY_MENTION_USER_INVALID") from error
+            entity = types.MessageEntityMentionName(offset=offset, length=length, user_id=user.id)
+        kept.append(entity)
+    return tuple(kept)
+
+
 @route(functions.messages.SendMessage)
 def send_message(st: WorldState, call: Call, q: functions.messages.SendMessage) -> types.Updates:
     me = call.me
@@ -92,7 +138,15 @@ def send_message(st: WorldState, call: Call, q: functions.messages.SendMessage) 
     if q.random_id in me.random_ids:
         raise RpcError(500, "RANDOM_ID_DUPLICATE")
     _check_can_write(st, me, target)
-    own, pts = deliver(st, me, target, text, skip_conn=call.ctx.conn_id)
+    own, pts = deliver(
+        st,
+        me,
+        target,
+        text,
+        skip_conn=call.ctx.conn_id,
+        reply_to=_replied(me, target, q.reply_to),
+        entities=_entities(st, me, q.entities, len(text)),
+    )
     me.random_ids[q.random_id] = own.id
     if len(me.random_ids) > RANDOM_IDS_KEPT:  # Telegram, too, only remembers recent ones
         del me.random_ids[next(iter(me.random_ids))]

@@ -90,7 +90,8 @@ def message(msg: Message) -> Any:
         out=msg.out,
         # In a private chat the peer of an incoming message is its sender; Telegram omits from_id.
         from_id=None if private and not msg.out else from_id,
-        entities=[],
+        entities=list(msg.entities),
+        reply_to=types.MessageReplyHeader(reply_to_msg_id=msg.reply_to) if msg.reply_to else None,
     )
 
 

@@ -8,7 +8,10 @@ pending login codes and QR tokens (short-lived on Telegram too) and live connect
 from __future__ import annotations
 
 from collections import Counter
+from io import BytesIO
 from typing import Any
+
+from pyrogram.raw.core import TLObject
 
 from tgfleet.sandbox.world.srp import PasswordRecord
 from tgfleet.sandbox.world.state import (
@@ -70,6 +73,8 @@ def _dump_user(user: User) -> dict[str, Any]:
                 m.action,
                 m.action_title,
                 list(m.action_users),
+                m.reply_to,
+                [e.write().hex() for e in m.entities],
             ]
             for m in user.messages.values()
         ],
@@ -117,14 +122,17 @@ def _load_user(data: dict[str, Any]) -> User:
         pts=data["pts"],
         next_message_id=data["next_message_id"],
     )
-    for mid, peer, from_id, out, date, text, origin, action, title, members in data["messages"]:
+    for row in data["messages"]:
+        mid, peer, from_id, out, date, text, origin, action, title, members, reply, ents = row
         key = _peer(peer)
         assert key is not None
         user.messages[mid] = Message(
             id=mid, peer=key, from_id=from_id, out=out, date=date, text=text, origin_id=origin,
-            action=action, action_title=title, action_users=tuple(members),
+            action=action, action_title=title, action_users=tuple(members), reply_to=reply,
+            entities=tuple(TLObject.read(BytesIO(bytes.fromhex(e))) for e in ents),
         )  # fmt: skip
         user.dialog(key).message_ids.append(mid)
+        user.copies[(from_id, origin)] = mid
     for peer, read_in, read_out in data["dialogs"]:
         key = _peer(peer)
         assert key is not None

@@ -46,6 +46,8 @@ class Message:
     action: str = ""  # "" for a plain message; "chat_create" for a service message
     action_title: str = ""
     action_users: tuple[int, ...] = ()
+    reply_to: int = 0  # id, in the same box, of the message this one answers
+    entities: tuple[Any, ...] = ()  # MessageEntity* TL objects (bold, links, mentions, ...)
 
 
 @dataclass(slots=True)
@@ -98,6 +100,9 @@ class User:
     dialogs: dict[PeerKey, Dialog] = field(default_factory=dict)
     log: list[UpdateEvent] = field(default_factory=list)
     random_ids: dict[int, int] = field(default_factory=dict)  # random_id -> message id
+    # (sender id, id of the sender's copy) -> id of this box's copy: finds the message a reply
+    # points at in every member's box.
+    copies: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def dialog(self, peer: PeerKey) -> Dialog:
         found = self.dialogs.get(peer)
