@@ -19,16 +19,9 @@ from pyrogram.errors import (
 from pyrogram.qrlogin import QRLogin
 from pyrogram.raw import functions, types
 
+from tgfleet.sandbox.server import Sandbox, open_sandbox
 from tgfleet.sandbox.world import World
-
-# The protocol half and the client helper land in parallel with the world; until both are
-# committed these tests skip instead of breaking collection.
-server = pytest.importorskip("tgfleet.sandbox.server")
-client_side = pytest.importorskip("tgfleet.telegram.server")
-Sandbox = server.Sandbox
-open_sandbox = server.open_sandbox
-ServerEndpoint = client_side.ServerEndpoint
-build_client = client_side.build_client
+from tgfleet.telegram.server import ServerEndpoint, build_client, export_record
 
 BOT_TOKEN = "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SEED = {
@@ -278,7 +271,7 @@ async def test_world_survives_a_restart_from_its_state_dir(tmp_path: Any) -> Non
             ann = await made.started("+15550001")
             bo = await made.started("+15550002")
             await ann.send_message(bo.me.id, "kept across restarts")
-            record = client_side.export_record(ann)
+            record = export_record(ann)
             ann_id, bo_id = ann.me.id, bo.me.id
         finally:
             await made.close()
