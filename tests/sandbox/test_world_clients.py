@@ -38,7 +38,6 @@ SEED = {
 async def sandbox() -> AsyncIterator[Sandbox]:
     world = World(seed=SEED)
     async with open_sandbox(world=world, insecure_fast_handshake=True) as running:
-        world.address = (running.host, running.port)
         yield running
 
 
@@ -96,7 +95,7 @@ async def key_id_of(client: Client) -> int:
     return int.from_bytes(hashlib.sha1(key).digest()[-8:], "little", signed=True)
 
 
-async def test_login_with_code(clients: Clients, world: World) -> None:
+async def test_login_with_code(clients: Clients, world: World, sandbox: Sandbox) -> None:
     ann = await clients.started("+15550001")
     me = await ann.get_me()
     assert (me.first_name, me.username, me.phone_number, me.is_self) == (
@@ -106,6 +105,8 @@ async def test_login_with_code(clients: Clients, world: World) -> None:
         True,
     )
     assert world.phone_of(await key_id_of(ann)) == "15550001"
+    config = await ann.invoke(functions.help.GetConfig())
+    assert [(o.ip_address, o.port) for o in config.dc_options] == [(sandbox.host, sandbox.port)]
 
 
 async def test_new_number_signs_up_through_kurigram(clients: Clients, world: World) -> None:
