@@ -122,6 +122,9 @@ class Sandbox:
         )
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
+        if hasattr(self.hub.world, "address"):
+            # help.getConfig points every DC option here, so the world must know the port.
+            self.hub.world.address = (self.host, self.port)
         log.info("sandbox listening on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:
