@@ -154,3 +154,18 @@ class PermissionDenied(TgfleetError):
 
 class Conflict(TgfleetError):
     """The request conflicts with the current state (a login already in progress, ...)."""
+
+
+# --- authorizations and leases (store) -------------------------------------------------------
+
+
+class AuthorizationNotFound(TgfleetError, LookupError):
+    """No authorization with that id (it was logged out or its account removed)."""
+
+
+class LeaseHeld(TgfleetError):
+    """Another owner holds a live lease on the authorization; pick another one or wait."""
+
+
+class LeaseLost(TgfleetError):
+    """This owner's lease expired or was taken over; stop using the authorization at once."""
