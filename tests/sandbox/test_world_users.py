@@ -113,3 +113,52 @@ async def test_vector_and_bool_results_serialize_for_the_wire(world: World) -> N
     assert data[8:] == found[0].write()
     ok = await a.call(functions.account.UpdateStatus(offline=True))
     assert ok.write() == (0x997275B5).to_bytes(4, "little")  # boolTrue
+
+
+async def test_contacts_import_rename_mutual_and_delete(world: World) -> None:
+    a = await logged_in(world, "15550001")
+    b = await logged_in(world, "15550002")
+    a_id, b_id = world.state.phones["15550001"], world.state.phones["15550002"]
+    result = await a.call(
+        functions.contacts.ImportContacts(
+            contacts=[
+                types.InputPhoneContact(
+                    client_id=1, phone="+15550002", first_name="Bobby", last_name=""
+                ),
+                types.InputPhoneContact(
+                    client_id=2, phone="+19990000", first_name="Nobody", last_name=""
+                ),
+            ]
+        )
+    )
+    assert [(c.user_id, c.client_id) for c in result.imported] == [(b_id, 1)]
+    seen = result.users[0]
+    assert (seen.first_name, seen.contact, seen.mutual_contact, seen.phone) == (
+        "Bobby", True, False, "15550002"
+    )  # fmt: skip
+    book = await a.call(functions.contacts.GetContacts(hash=0))
+    assert [(c.user_id, c.mutual) for c in book.contacts] == [(b_id, False)]
+    [ann_for_bo] = await b.call(functions.users.GetUsers(id=[peer_of(b, a_id)]))
+    assert ann_for_bo.phone == "15550001"  # Ann saved Bo: "my contacts" lets him see her number
+    assert not ann_for_bo.contact
+    added = await b.call(
+        functions.contacts.AddContact(
+            id=peer_of(b, a_id), first_name="Annie", last_name="A", phone=""
+        )
+    )
+    assert added.users[0].mutual_contact and added.users[0].first_name == "Annie"
+    book = await a.call(functions.contacts.GetContacts(hash=0))
+    assert book.contacts[0].mutual
+
+    restored = World.restore(world.snapshot())
+    assert restored.state.users[a_id].contacts == {b_id: ("Bobby", "")}
+
+    gone = await a.call(functions.contacts.DeleteContacts(id=[peer_of(a, b_id)]))
+    assert [u.id for u in gone.users] == [b_id] and gone.updates
+    assert (await a.call(functions.contacts.GetContacts(hash=0))).contacts == []
+    [bo_for_ann] = await a.call(functions.users.GetUsers(id=[peer_of(a, b_id)]))
+    assert bo_for_ann.first_name == "Bo" and not bo_for_ann.contact
+    assert bo_for_ann.phone == "15550002"  # Bo still has Ann saved, so she still sees his number
+    world.state.users[b_id].contacts.clear()
+    [hidden] = await a.call(functions.users.GetUsers(id=[peer_of(a, b_id)]))
+    assert hidden.phone is None

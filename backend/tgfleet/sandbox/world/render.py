@@ -36,15 +36,23 @@ def status(st: WorldState, user: User) -> Any:
 
 def user(st: WorldState, target: User, viewer_id: int, *, show_phone: bool = False) -> types.User:
     is_self = target.id == viewer_id
+    viewer = st.users.get(viewer_id)
+    saved = viewer.contacts.get(target.id) if viewer is not None else None
+    knows_viewer = viewer_id in target.contacts
+    first_name, last_name = saved if saved is not None else (target.first_name, target.last_name)
     return types.User(
         id=target.id,
         is_self=is_self,
+        contact=saved is not None,
+        mutual_contact=saved is not None and knows_viewer,
         access_hash=target.access_hash,
-        first_name=target.first_name,
-        last_name=target.last_name or None,
+        # A contact shows under the name its viewer saved it with, as in Telegram's apps.
+        first_name=first_name,
+        last_name=last_name or None,
         username=target.username,
-        # Telegram shows a number to its owner, or to whoever found the user by that number.
-        phone=target.phone if (is_self or show_phone) else None,
+        # Telegram's default phone privacy is "my contacts": the owner, the owner's contacts, and
+        # whoever saved or found the user by that number see it.
+        phone=target.phone if (is_self or show_phone or knows_viewer or saved) else None,
         bot=target.bot,
         bot_info_version=1 if target.bot else None,
         bot_nochats=False,

@@ -81,6 +81,7 @@ def _dump_user(user: User) -> dict[str, Any]:
         "dialogs": [
             [list(d.peer), d.read_inbox_max_id, d.read_outbox_max_id] for d in user.dialogs.values()
         ],
+        "contacts": [[uid, first, last] for uid, (first, last) in user.contacts.items()],
         "log": [
             [
                 e.pts,
@@ -141,6 +142,7 @@ def _load_user(data: dict[str, Any]) -> User:
     for dialog in user.dialogs.values():
         dialog.message_ids.sort()
         user.recount_unread(dialog)
+    user.contacts = {uid: (first, last) for uid, first, last in data["contacts"]}
     user.log = [
         UpdateEvent(
             pts=pts,

@@ -103,6 +103,7 @@ class User:
     # (sender id, id of the sender's copy) -> id of this box's copy: finds the message a reply
     # points at in every member's box.
     copies: dict[tuple[int, int], int] = field(default_factory=dict)
+    contacts: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> saved names
 
     def dialog(self, peer: PeerKey) -> Dialog:
         found = self.dialogs.get(peer)

@@ -77,11 +77,3 @@ def resolve_phone(
         chats=[],
         users=[render.user(st, target, call.me.id, show_phone=True)],
     )
-
-
-@route(functions.contacts.GetContacts, users_only=True)
-def get_contacts(
-    st: WorldState, call: Call, q: functions.contacts.GetContacts
-) -> types.contacts.Contacts:
-    # The sandbox keeps no address books; Telegram answers an empty book the same way.
-    return types.contacts.Contacts(contacts=[], saved_count=0, users=[])
