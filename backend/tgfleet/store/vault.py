@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass
@@ -135,6 +136,9 @@ def decode_master_key(text: str, *, source: str = ENV_NAME) -> bytes:
     value = text.strip()
     padded = value + "=" * (-len(value) % 4)
     try:
+        # urlsafe_b64decode silently skips characters outside the alphabet; refuse them
+        if not re.fullmatch(r"[A-Za-z0-9+/_-]+=*", value):
+            raise ValueError("characters outside base64")
         if "+" in value or "/" in value:
             key = base64.b64decode(padded, validate=True)
         else:

@@ -1,0 +1,52 @@
+"""Fixtures for the store tests: a real SQLite file in tmp_path, a real vault, a clock we move."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tgfleet.store import Store, Vault
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when a test says so (leases, floods)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "tgfleet.db"
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return Vault(os.urandom(32))
+
+
+@pytest.fixture
+async def store(db_path: Path, vault: Vault, clock: FakeClock) -> AsyncIterator[Store]:
+    opened = await Store.open(db_path, vault, clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+def auth_key() -> bytes:
+    return os.urandom(256)
