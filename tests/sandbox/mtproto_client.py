@@ -183,10 +183,10 @@ class RawClient:
         await self.send(self.message(MsgContainer(inner), content_related=False))
         return [m.msg_id for m in inner]
 
-    async def recv(self, timeout: float = 5.0) -> list[Message] | bytes:
+    async def recv(self, wait: float = 5.0) -> list[Message] | bytes:
         """The messages of the next packet (containers flattened), or the raw 4-byte
         transport error."""
-        packet = await asyncio.wait_for(self.transport.recv(), timeout)
+        packet = await asyncio.wait_for(self.transport.recv(), wait)
         if packet is None:
             raise ConnectionError("the server closed the connection")
         if len(packet) == 4:
@@ -196,9 +196,9 @@ class RawClient:
             return list(msg.body.messages)
         return [msg]
 
-    async def until(self, kind: type | tuple[type, ...], timeout: float = 5.0) -> Message:
+    async def until(self, kind: type | tuple[type, ...], wait: float = 5.0) -> Message:
         """Read until a message whose body is ``kind``; earlier ones go to ``self.seen``."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait
         while True:
             got = await self.recv(max(0.01, deadline - time.monotonic()))
             assert not isinstance(got, bytes), f"transport error {got!r}"
@@ -207,11 +207,11 @@ class RawClient:
                     return msg
                 self.seen.append(msg)
 
-    async def call(self, query: TLObject, timeout: float = 5.0) -> Any:
+    async def call(self, query: TLObject, wait: float = 5.0) -> Any:
         """Send one query, learning the salt first if needed; the rpc_result's result."""
         msg_id = await self.send_obj(query)
         while True:
-            msg = await self.until((raw.types.RpcResult, raw.types.BadServerSalt), timeout)
+            msg = await self.until((raw.types.RpcResult, raw.types.BadServerSalt), wait)
             body = msg.body
             if isinstance(body, raw.types.BadServerSalt) and body.bad_msg_id == msg_id:
                 self.salt = body.new_server_salt

@@ -130,7 +130,7 @@ async def test_ping_delay_disconnect_closes_a_silent_connection(client: RawClien
     await client.send_obj(raw.functions.PingDelayDisconnect(ping_id=9, disconnect_delay=1))
     await client.until(raw.types.Pong)
     with pytest.raises(ConnectionError):
-        await client.until(raw.types.Pong, timeout=4)
+        await client.until(raw.types.Pong, wait=4)
 
 
 async def test_msgs_ack_is_silent_and_unknown_constructor_is_a_clear_400(
@@ -185,7 +185,7 @@ async def test_unknown_auth_key_gets_transport_error_404(sandbox: Sandbox) -> No
         assert got == (-404).to_bytes(4, "little", signed=True)
         assert sandbox.counters["AUTH_KEY_UNKNOWN"] == 1
         with pytest.raises(ConnectionError):
-            await c.recv(timeout=2)
+            await c.recv(wait=2)
     finally:
         await c.close()
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pyrogram import raw
-
 from mtproto_client import RawClient
 from protocol_kit import sandbox_with_world
+from pyrogram import raw
 
 
 @pytest.mark.parametrize("rsa_pad", [True, False], ids=["rsa_pad", "legacy_padding"])

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from tgfleet.sandbox.hub import Hub
 
 
+def phone_digits(phone: str | None) -> str | None:
+    """Phones compare by their digits: "+1 555-0001" and "15550001" are one account."""
+    return None if phone is None else "".join(ch for ch in phone if ch.isdigit())
+
+
 def method_name(qualname: str) -> str:
     """``functions.messages.SendMessage`` / ``messages.SendMessage`` -> ``messages.sendMessage``."""
     name = qualname.removeprefix("functions.")
@@ -33,7 +38,7 @@ class _Rule:
     until: float  # monotonic deadline; math.inf for "until cleared"
 
     def matches(self, phone: str | None, method: str) -> bool:
-        return (self.phone is None or self.phone == phone) and (
+        return (self.phone is None or self.phone == phone_digits(phone)) and (
             self.method is None or self.method == method
         )
 
@@ -61,7 +66,7 @@ class Faults:
         if seconds < 0:
             raise ValueError(f"latency must be >= 0 s, got {seconds}")
         until = math.inf if duration is None else time.monotonic() + duration
-        self._latency.append(_Rule(phone, _norm(method), seconds, until))
+        self._latency.append(_Rule(phone_digits(phone), _norm(method), seconds, until))
 
     def flood_wait(
         self, seconds: int, *, phone: str | None = None, method: str | None = None
@@ -70,7 +75,8 @@ class Faults:
         down as Telegram's does."""
         if seconds <= 0:
             raise ValueError(f"a flood wait lasts >= 1 s, got {seconds}")
-        self._floods.append(_Rule(phone, _norm(method), seconds, time.monotonic() + seconds))
+        deadline = time.monotonic() + seconds
+        self._floods.append(_Rule(phone_digits(phone), _norm(method), seconds, deadline))
 
     def refuse_connections(self, seconds: float) -> None:
         """Close every new TCP connection at once for the next ``seconds`` seconds."""

@@ -81,6 +81,9 @@ class Hub:
     ) -> list[SandboxConnection]:
         """Live connections bound to an auth key of ``phone`` or to ``auth_key_id``, oldest
         first."""
+        from tgfleet.sandbox.faults import phone_digits
+
+        wanted = phone_digits(phone)
         found = []
         for conn in self.connections.values():
             akid = conn.auth_key_id
@@ -88,7 +91,7 @@ class Hub:
                 continue
             if auth_key_id is not None and akid != auth_key_id:
                 continue
-            if phone is not None and self.world.phone_of(akid) != phone:
+            if wanted is not None and phone_digits(self.world.phone_of(akid)) != wanted:
                 continue
             found.append(conn)
         return found
