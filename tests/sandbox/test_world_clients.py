@@ -204,6 +204,31 @@ async def test_a_sends_to_b_and_bs_handler_receives_it(clients: Clients) -> None
     assert dialogs[0].unread_messages_count == 0
 
 
+async def test_edits_and_deletions_reach_the_other_client(clients: Clients) -> None:
+    ann = await clients.started("+15550001")
+    bo = await clients.started("+15550002")
+    edited: asyncio.Queue[Any] = asyncio.Queue()
+    deleted: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def on_edit(_: Client, message: Any) -> None:
+        await edited.put(message)
+
+    async def on_delete(_: Client, messages: Any) -> None:
+        await deleted.put(messages)
+
+    bo.add_handler(handlers.EditedMessageHandler(on_edit))
+    bo.add_handler(handlers.DeletedMessagesHandler(on_delete))
+    sent = await ann.send_message(bo.me.id, "helo")
+    changed = await ann.edit_message_text(bo.me.id, sent.id, "hello")
+    assert changed.text == "hello" and changed.edit_date is not None
+    seen = await asyncio.wait_for(edited.get(), 5)
+    assert seen.text == "hello" and seen.from_user.id == ann.me.id
+    assert await ann.delete_messages(bo.me.id, sent.id) == 1
+    gone = await asyncio.wait_for(deleted.get(), 5)
+    assert [m.id for m in gone] == [seen.id]
+    assert [m async for m in bo.get_chat_history(ann.me.id)] == []
+
+
 async def test_history_pages_through_kurigram(clients: Clients) -> None:
     ann = await clients.started("+15550001")
     bo = await clients.started("+15550002")

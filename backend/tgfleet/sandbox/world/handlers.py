@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from tgfleet.sandbox.world import account, auth, config, contacts, messages, qr, updates, users
+from tgfleet.sandbox.world import (
+    account,
+    auth,
+    config,
+    contacts,
+    edits,
+    messages,
+    presence,
+    qr,
+    updates,
+    users,
+)
 from tgfleet.sandbox.world.registry import ROUTES, Route
 
-MODULES = (account, auth, config, contacts, messages, qr, updates, users)
+MODULES = (account, auth, config, contacts, edits, messages, presence, qr, updates, users)
 
 __all__ = ["MODULES", "ROUTES", "Route"]

@@ -109,7 +109,7 @@ def _replied(me: User, target: PeerKey, reply_to: Any) -> Message | None:
     return replied
 
 
-def _entities(st: WorldState, me: User, values: Any, text_length: int) -> tuple[Any, ...]:
+def entities_of(st: WorldState, me: User, values: Any, text_length: int) -> tuple[Any, ...]:
     kept: list[Any] = []
     for entity in wire.objects_of(values):
         offset, length = getattr(entity, "offset", -1), getattr(entity, "length", -1)
@@ -145,7 +145,7 @@ def send_message(st: WorldState, call: Call, q: functions.messages.SendMessage) 
         text,
         skip_conn=call.ctx.conn_id,
         reply_to=_replied(me, target, q.reply_to),
-        entities=_entities(st, me, q.entities, len(text)),
+        entities=entities_of(st, me, q.entities, len(text)),
     )
     me.random_ids[q.random_id] = own.id
     if len(me.random_ids) > RANDOM_IDS_KEPT:  # Telegram, too, only remembers recent ones

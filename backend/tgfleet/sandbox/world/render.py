@@ -100,6 +100,7 @@ def message(msg: Message) -> Any:
         from_id=None if private and not msg.out else from_id,
         entities=list(msg.entities),
         reply_to=types.MessageReplyHeader(reply_to_msg_id=msg.reply_to) if msg.reply_to else None,
+        edit_date=msg.edit_date or None,
     )
 
 

@@ -75,6 +75,7 @@ def _dump_user(user: User) -> dict[str, Any]:
                 list(m.action_users),
                 m.reply_to,
                 [e.write().hex() for e in m.entities],
+                m.edit_date,
             ]
             for m in user.messages.values()
         ],
@@ -91,6 +92,7 @@ def _dump_user(user: User) -> dict[str, Any]:
                 None if e.peer is None else list(e.peer),
                 e.max_id,
                 e.still_unread,
+                list(e.message_ids),
             ]
             for e in user.log
         ],
@@ -124,13 +126,16 @@ def _load_user(data: dict[str, Any]) -> User:
         next_message_id=data["next_message_id"],
     )
     for row in data["messages"]:
-        mid, peer, from_id, out, date, text, origin, action, title, members, reply, ents = row
+        mid, peer, from_id, out, date, text, origin, action, title, members, reply, ents, edited = (
+            row
+        )
         key = _peer(peer)
         assert key is not None
         user.messages[mid] = Message(
             id=mid, peer=key, from_id=from_id, out=out, date=date, text=text, origin_id=origin,
             action=action, action_title=title, action_users=tuple(members), reply_to=reply,
             entities=tuple(TLObject.read(BytesIO(bytes.fromhex(e))) for e in ents),
+            edit_date=edited,
         )  # fmt: skip
         user.dialog(key).message_ids.append(mid)
         user.copies[(from_id, origin)] = mid
@@ -152,8 +157,9 @@ def _load_user(data: dict[str, Any]) -> User:
             peer=_peer(peer),
             max_id=max_id,
             still_unread=unread,
+            message_ids=tuple(ids),
         )
-        for pts, kind, date, mid, peer, max_id, unread in data["log"]
+        for pts, kind, date, mid, peer, max_id, unread, ids in data["log"]
     ]
     return user
 

@@ -47,6 +47,7 @@ class Message:
     action_title: str = ""
     action_users: tuple[int, ...] = ()
     reply_to: int = 0  # id, in the same box, of the message this one answers
+    edit_date: int = 0
     entities: tuple[Any, ...] = ()  # MessageEntity* TL objects (bold, links, mentions, ...)
 
 
@@ -61,7 +62,7 @@ class Dialog:
     unread: int = 0  # incoming messages above read_inbox_max_id, kept so reads of it are O(1)
 
 
-UpdateKind = Literal["new_message", "read_inbox", "read_outbox"]
+UpdateKind = Literal["new_message", "edit_message", "delete_messages", "read_inbox", "read_outbox"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +72,11 @@ class UpdateEvent:
     pts: int
     kind: UpdateKind
     date: int
-    message_id: int = 0  # new_message
+    message_id: int = 0  # new_message / edit_message
     peer: PeerKey | None = None  # read_inbox / read_outbox
     max_id: int = 0
     still_unread: int = 0
+    message_ids: tuple[int, ...] = ()  # delete_messages
 
 
 @dataclass(slots=True)

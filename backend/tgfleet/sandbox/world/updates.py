@@ -20,10 +20,17 @@ DIFFERENCE_LIMIT = 1000  # pts steps per getDifference answer before it is slice
 
 
 def event_update(user: User, event: UpdateEvent) -> Any:
-    """The TL update for one logged step, as the log's owner sees it."""
-    if event.kind == "new_message":
-        return types.UpdateNewMessage(
-            message=render.message(user.messages[event.message_id]), pts=event.pts, pts_count=1
+    """The TL update for one logged step, as the log's owner sees it; None for a message that
+    was deleted since (its deletion is a later step of the log)."""
+    if event.kind in ("new_message", "edit_message"):
+        msg = user.messages.get(event.message_id)
+        if msg is None:
+            return None
+        kind = types.UpdateNewMessage if event.kind == "new_message" else types.UpdateEditMessage
+        return kind(message=render.message(msg), pts=event.pts, pts_count=1)
+    if event.kind == "delete_messages":
+        return types.UpdateDeleteMessages(
+            messages=list(event.message_ids), pts=event.pts, pts_count=1
         )
     assert event.peer is not None  # read events always name their dialog
     if event.kind == "read_inbox":
@@ -48,12 +55,15 @@ def push_event(
     st: WorldState, user: User, event: UpdateEvent, *, skip_conn: int | None = None
 ) -> None:
     """Send one logged step to the user's live connections (all but ``skip_conn``)."""
+    update = event_update(user, event)
+    if update is None:
+        return
     keys: set[PeerKey] = {("user", user.id)}
     if event.peer is not None:
         keys.add(event.peer)
-    if event.kind == "new_message":
+    if event.message_id in user.messages:
         keys |= render.peers_of([user.messages[event.message_id]], user.id)
-    st.push(user.id, wrap(st, user, [event_update(user, event)], keys), skip_conn=skip_conn)
+    st.push(user.id, wrap(st, user, [update], keys), skip_conn=skip_conn)
 
 
 def unread_total(user: User) -> int:
@@ -84,12 +94,17 @@ def get_difference(st: WorldState, call: Call, q: functions.updates.GetDifferenc
     other: list[Any] = []
     shown: list[Message] = []
     for event in events:
+        msg = me.messages.get(event.message_id) if event.message_id else None
         if event.kind == "new_message":
-            msg = me.messages[event.message_id]
-            shown.append(msg)
-            new_messages.append(render.message(msg))
-        else:
-            other.append(event_update(me, event))
+            if msg is not None:  # deleted since: the deletion follows in this or a later step
+                shown.append(msg)
+                new_messages.append(render.message(msg))
+            continue
+        update = event_update(me, event)
+        if update is not None:
+            other.append(update)
+            if msg is not None:
+                shown.append(msg)
     keys = render.peers_of(shown, me.id)
     keys.update(e.peer for e in events if e.peer is not None)
     users, chats = render.users_and_chats(st, keys, me.id)
