@@ -7,21 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from store_testkit import FakeClock
 
 from tgfleet.store import Store, Vault
-
-
-class FakeClock:
-    """Wall-clock seconds that only move when a test says so (leases, floods)."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -46,7 +34,3 @@ async def store(db_path: Path, vault: Vault, clock: FakeClock) -> AsyncIterator[
         yield opened
     finally:
         await opened.aclose()
-
-
-def auth_key() -> bytes:
-    return os.urandom(256)
