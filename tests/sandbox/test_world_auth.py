@@ -372,3 +372,32 @@ async def test_code_goes_to_the_other_sessions_as_a_service_message(world: World
     assert update.message.peer_id == types.PeerUser(user_id=777000)
     assert "Login code: 12345" in update.message.message
     assert next(u for u in first.pushed[0].users if u.id == 777000).verified
+
+
+async def test_resend_restarts_the_code_and_cancel_drops_it(world: World, clock: Clock) -> None:
+    conn = Conn(world)
+    code_hash = await conn.send_code(PHONE)
+    clock.advance(world.state.code_ttl - 10)
+    again = await conn.call(
+        functions.auth.ResendCode(phone_number=PHONE, phone_code_hash=code_hash)
+    )
+    assert again.phone_code_hash == code_hash
+    clock.advance(20)  # past the first send's expiry, not the resend's
+    signed = await conn.call(
+        functions.auth.SignIn(phone_number=PHONE, phone_code_hash=code_hash, phone_code="12345")
+    )
+    assert isinstance(signed, types.auth.Authorization)
+
+    other = Conn(world)
+    dropped = await other.send_code(PHONE)
+    assert bool(
+        await other.call(functions.auth.CancelCode(phone_number=PHONE, phone_code_hash=dropped))
+    )
+    late = await other.error(
+        functions.auth.SignIn(phone_number=PHONE, phone_code_hash=dropped, phone_code="12345")
+    )
+    assert late.message == "PHONE_CODE_EXPIRED"
+    stale = await other.error(
+        functions.auth.ResendCode(phone_number=PHONE, phone_code_hash=dropped)
+    )
+    assert stale.message == "PHONE_CODE_EXPIRED"

@@ -123,6 +123,27 @@ def _new_user(st: WorldState, phone: str, first_name: str, last_name: str) -> Us
     )
 
 
+@route(functions.auth.ResendCode, login=False)
+def resend_code(st: WorldState, call: Call, q: functions.auth.ResendCode) -> types.auth.SentCode:
+    phone = normalize_phone(q.phone_number)
+    pending = _check_code(st, phone, q.phone_code_hash, None, with_code=False)
+    # The same code again, by "SMS", with its validity starting over.
+    st.codes[pending.phone_code_hash] = replace(pending, created=st.clock())
+    return types.auth.SentCode(
+        type=types.auth.SentCodeTypeSms(length=len(st.login_code)),
+        phone_code_hash=pending.phone_code_hash,
+    )
+
+
+@route(functions.auth.CancelCode, login=False)
+def cancel_code(st: WorldState, call: Call, q: functions.auth.CancelCode) -> bool:
+    normalize_phone(q.phone_number)
+    pending = st.codes.get(q.phone_code_hash)
+    if pending is not None and pending.phone == normalize_phone(q.phone_number):
+        del st.codes[q.phone_code_hash]
+    return True
+
+
 @route(functions.auth.SignIn, login=False)
 def sign_in(st: WorldState, call: Call, q: functions.auth.SignIn) -> Any:
     phone = normalize_phone(q.phone_number)
