@@ -261,3 +261,21 @@ async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open database"):
         await Database.open(path)
+
+
+def test_a_process_that_forgets_aclose_still_exits(db_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from tgfleet.store.database import Database
+
+        async def main():
+            await Database.open({str(db_path)!r})
+            raise SystemExit(3)
+
+        asyncio.run(main())
+        """
+    )
+    # without daemon worker threads this would hang until the timeout
+    done = subprocess.run([sys.executable, "-c", script], timeout=30, check=False)
+    assert done.returncode == 3

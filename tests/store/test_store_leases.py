@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from store_testkit import FakeClock, auth_key
 
 from tgfleet.errors import AuthorizationNotFound, InvalidInput, LeaseHeld, LeaseLost
-from tgfleet.store import Authorization, Store
+from tgfleet.store import Authorization, Store, new_owner_id
 
 
 @pytest.fixture
@@ -130,3 +131,8 @@ async def test_bad_arguments(store: Store, auth: Authorization) -> None:
         await store.leases.acquire(auth.id, "daemon-a", 0)
     with pytest.raises(InvalidInput, match=r"^owner: "):
         await store.leases.acquire(auth.id, "", 30)
+
+
+def test_owner_ids_differ_per_incarnation() -> None:
+    first, second = new_owner_id(), new_owner_id()
+    assert first != second and first.split(":")[1] == str(os.getpid())

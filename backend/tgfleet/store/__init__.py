@@ -12,7 +12,7 @@ from tgfleet.store.audit import AuditLog
 from tgfleet.store.authorizations import AuthorizationsStore, auth_key_id_of
 from tgfleet.store.database import Database, Transaction, open_database
 from tgfleet.store.floods import FloodStore
-from tgfleet.store.leases import LeaseStore
+from tgfleet.store.leases import LeaseStore, new_owner_id
 from tgfleet.store.login_attempts import LoginAttempts
 from tgfleet.store.records import (
     Account,
@@ -65,6 +65,7 @@ __all__ = [
     "Vault",
     "auth_key_id_of",
     "load_or_create_master_key",
+    "new_owner_id",
     "open_database",
     "rotate_master_key",
 ]

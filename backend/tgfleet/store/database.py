@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
@@ -289,7 +290,14 @@ async def _connect(path: Path, busy_timeout_ms: int, *, writer: bool) -> aiosqli
     try:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so no statement opens an
         # implicit transaction behind our back
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        pending = aiosqlite.connect(path, isolation_level=None)
+        # aiosqlite's worker thread is not a daemon: a process that dies of an exception
+        # before aclose() would hang at exit instead of exiting and being restarted. WAL
+        # keeps the file consistent when the thread is cut off (the SIGKILL tests show it).
+        worker = getattr(pending, "_thread", None)
+        if isinstance(worker, threading.Thread) and not worker.is_alive():
+            worker.daemon = True
+        conn = await pending
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from exc
     try:

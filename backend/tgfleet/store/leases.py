@@ -15,6 +15,9 @@ single-writer lock SQLite gives us.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from datetime import datetime
 from typing import Final
 
@@ -25,6 +28,11 @@ from tgfleet.store.validation import check_text
 
 MAX_TTL: Final = 86_400.0
 _COLUMNS: Final = "authorization_id, owner, expires_at, fencing, acquired_at"
+
+
+def new_owner_id() -> str:
+    """An owner id for this process incarnation: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class LeaseStore:
