@@ -290,19 +290,26 @@ class WorldState:
         user.log.append(event)
         return event
 
-    def push(self, user_id: int, update: Any, *, skip_conn: int | None = None) -> int:
-        """Send ``update`` to every live connection of the user but ``skip_conn``; returns how
-        many connections got it. Telegram delivers to every session, the sender's included."""
-        sent = 0
+    def listeners(self, user_id: int, skip_conn: int | None = None) -> list[CallContext]:
+        """The live connections of a user that can take a pushed update."""
+        found: list[CallContext] = []
         for key_id, conns in self.connections.items():
             auth = self.auths.get(key_id)
             if auth is None or auth.user_id != user_id:
                 continue
-            for conn_id, ctx in conns.items():
-                if conn_id != skip_conn and ctx.sink is not None:
-                    ctx.sink(update)
-                    sent += 1
-        return sent
+            found.extend(
+                ctx for cid, ctx in conns.items() if cid != skip_conn and ctx.sink is not None
+            )
+        return found
+
+    def push(self, user_id: int, update: Any, *, skip_conn: int | None = None) -> int:
+        """Send ``update`` to every live connection of the user but ``skip_conn``; returns how
+        many connections got it. Telegram delivers to every session, the sender's included."""
+        targets = self.listeners(user_id, skip_conn)
+        for ctx in targets:
+            assert ctx.sink is not None  # listeners() keeps only connections with a sink
+            ctx.sink(update)
+        return len(targets)
 
     def push_to_key(self, auth_key_id: int, update: Any) -> int:
         sent = 0

@@ -55,6 +55,8 @@ def push_event(
     st: WorldState, user: User, event: UpdateEvent, *, skip_conn: int | None = None
 ) -> None:
     """Send one logged step to the user's live connections (all but ``skip_conn``)."""
+    if not st.listeners(user.id, skip_conn):
+        return  # nobody online: getDifference will replay it; rendering now would be waste
     update = event_update(user, event)
     if update is None:
         return
