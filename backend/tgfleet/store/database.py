@@ -23,11 +23,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import aiosqlite
 
 from tgfleet.errors import StoreError
+
+if TYPE_CHECKING:
+    from tgfleet.store.migrations import Migration
 
 Param: TypeAlias = str | int | float | bytes | None
 Params: TypeAlias = Sequence[Param]
@@ -132,7 +135,7 @@ class Database:
         *,
         clock: Clock = time.time,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-        migrations: Sequence[Any] | None = None,
+        migrations: Sequence[Migration] | None = None,
         backup_before_migrate: bool = True,
     ) -> Database:
         """Open (creating if needed) the file, set the pragmas, run missing migrations."""
@@ -341,7 +344,7 @@ async def open_database(
     *,
     clock: Clock = time.time,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-    migrations: Sequence[Any] | None = None,
+    migrations: Sequence[Migration] | None = None,
 ) -> AsyncIterator[Database]:
     """``async with open_database(path) as db:`` opens, migrates, and always closes."""
     db = await Database.open(
