@@ -136,3 +136,20 @@ async def test_bad_arguments(store: Store, auth: Authorization) -> None:
 def test_owner_ids_differ_per_incarnation() -> None:
     first, second = new_owner_id(), new_owner_id()
     assert first != second and first.split(":")[1] == str(os.getpid())
+
+
+async def test_acquire_free_never_hands_out_a_key_twice(
+    store: Store, auth: Authorization, clock: FakeClock
+) -> None:
+    second = await store.authorizations.add(auth.account_id, dc_id=2, auth_key=auth_key(), api_id=1)
+    dead = await store.authorizations.add(auth.account_id, dc_id=2, auth_key=auth_key(), api_id=1)
+    await store.authorizations.set_state(dead.id, "revoked")
+    first = await store.leases.acquire_free(auth.account_id, "daemon-a", 30)
+    again = await store.leases.acquire_free(auth.account_id, "daemon-a", 30)
+    assert first is not None and again is not None
+    # the same owner asking twice gets two different keys: one client per key (fact 1)
+    assert {first.authorization_id, again.authorization_id} == {auth.id, second.id}
+    assert await store.leases.acquire_free(auth.account_id, "daemon-b", 30) is None
+    clock.advance(31)
+    taken = await store.leases.acquire_free(auth.account_id, "daemon-b", 30)
+    assert taken is not None and taken.owner == "daemon-b" and taken.fencing == 2

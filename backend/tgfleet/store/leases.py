@@ -101,6 +101,29 @@ class LeaseStore:
                 return None
             return await self.get(authorization_id, tx=t)
 
+    async def acquire_free(
+        self, account_id: int, owner: str, ttl: float, *, tx: Transaction | None = None
+    ) -> Lease | None:
+        """Lease one active authorization of the account that nobody holds live, this owner
+        included (a second client on a key we already drive would break DESIGN fact 1);
+        None when every active authorization is taken."""
+        _check_owner(owner)
+        _check_ttl(ttl)
+        async with self._db.within(tx) as t:
+            rows = await t.fetchall(
+                "SELECT a.id FROM authorizations a "
+                "LEFT JOIN leases l ON l.authorization_id = a.id "
+                "WHERE a.account_id = ? AND a.state = 'active' "
+                "AND (l.authorization_id IS NULL OR l.owner = '' OR l.expires_at <= ?) "
+                "ORDER BY a.id",
+                (account_id, t.clock()),
+            )
+            for row in rows:
+                lease = await self.try_acquire(int(row["id"]), owner, ttl, tx=t)
+                if lease is not None:
+                    return lease
+            return None
+
     async def renew(self, lease: Lease, ttl: float, *, tx: Transaction | None = None) -> Lease:
         """Extend our lease; ``LeaseLost`` if it was released or anyone else acquired it since.
 
