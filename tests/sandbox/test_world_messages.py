@@ -374,3 +374,13 @@ async def test_replies_and_entities_reach_every_box(world: World) -> None:
     restored = World.restore(world.snapshot())
     kept = restored.state.users[c_id].messages[c_copy.id]
     assert kept.reply_to == c_question and isinstance(kept.entities[0], types.MessageEntityBold)
+
+
+async def test_connections_that_asked_for_no_updates_get_none(world: World) -> None:
+    a = await logged_in(world, "15550001")
+    quiet = await logged_in(world, "15550002")
+    quiet.ctx.extra["without_updates"] = True  # set by the protocol side on invokeWithoutUpdates
+    loud = await logged_in(world, "15550002")
+    await send(a, peer_of(a, uid(world, "15550002")), "hi")
+    assert quiet.pushed == []
+    assert [u.message.message for u in loud.pushed_updates()] == ["hi"]

@@ -291,14 +291,20 @@ class WorldState:
         return event
 
     def listeners(self, user_id: int, skip_conn: int | None = None) -> list[CallContext]:
-        """The live connections of a user that can take a pushed update."""
+        """The live connections of a user that take pushed updates. A connection whose queries
+        came wrapped in invokeWithoutUpdates (Kurigram's ``no_updates=True``) asked for none,
+        and Telegram sends it none."""
         found: list[CallContext] = []
         for key_id, conns in self.connections.items():
             auth = self.auths.get(key_id)
             if auth is None or auth.user_id != user_id:
                 continue
             found.extend(
-                ctx for cid, ctx in conns.items() if cid != skip_conn and ctx.sink is not None
+                ctx
+                for cid, ctx in conns.items()
+                if cid != skip_conn
+                and ctx.sink is not None
+                and not ctx.extra.get("without_updates")
             )
         return found
 
