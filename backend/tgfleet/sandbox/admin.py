@@ -4,8 +4,9 @@ Protocol: one JSON object per line in, one per line out, on a TCP socket bound t
 ``{"op": "flood_wait", "seconds": 30, "phone": "+15550001"}`` ->
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}``.
 
-Ops: ``info``, ``counters``, ``connections``, ``faults``, ``add_latency(seconds, phone?,
-method?, duration?)``, ``flood_wait(seconds, phone?, method?)``, ``refuse_connections(seconds)``,
+Ops: ``info``, ``process`` (pid and CPU seconds, for benchmarks), ``counters``,
+``connections``, ``faults``, ``add_latency(seconds, phone?, method?, duration?)``,
+``flood_wait(seconds, phone?, method?)``, ``refuse_connections(seconds)``,
 ``drop_connections(phone? | auth_key_id?, limit?)``, ``revoke_authorization(auth_key_id)``,
 ``ban_user(phone)``, ``clear``, ``restart``.
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +41,7 @@ def _ops(sandbox: Sandbox) -> dict[str, Callable[..., Any]]:
 
     return {
         "info": sandbox.info,
+        "process": lambda: {"pid": os.getpid(), "cpu_seconds": time.process_time()},
         "counters": lambda: dict(sandbox.counters),
         "connections": sandbox.connections,
         "faults": faults.describe,
