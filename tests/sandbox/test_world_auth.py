@@ -3,10 +3,12 @@ authorizations, revocation, bans and the error counters."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pyrogram.raw import functions, types
 from pyrogram.raw.core import BoolTrue
-from pyrogram.utils import compute_password_check
+from pyrogram.utils import compute_password_check, compute_password_hash
 from test_world_kit import Clock, Conn, logged_in
 
 from tgfleet.sandbox.world import World
@@ -401,3 +403,69 @@ async def test_resend_restarts_the_code_and_cancel_drops_it(world: World, clock:
         functions.auth.ResendCode(phone_number=PHONE, phone_code_hash=dropped)
     )
     assert stale.message == "PHONE_CODE_EXPIRED"
+
+
+def _new_settings(srp: types.account.Password, password: str, hint: str = "") -> object:
+    """What Kurigram's enable/change_cloud_password send: the verifier, computed client-side."""
+    algo = srp.new_algo
+    algo.salt1 += os.urandom(32)
+    x = int.from_bytes(compute_password_hash(algo, password), "big")
+    verifier = pow(algo.g, x, int.from_bytes(algo.p, "big")).to_bytes(256, "big")
+    return types.account.PasswordInputSettings(new_algo=algo, new_password_hash=verifier, hint=hint)
+
+
+async def test_set_change_and_remove_a_password_with_real_srp(world: World) -> None:
+    conn = await logged_in(world, PHONE)
+    offer = await conn.call(functions.account.GetPassword())
+    await conn.call(functions.account.UpdatePasswordSettings(
+        password=types.InputCheckPasswordEmpty(), new_settings=_new_settings(offer, "first", "1st")
+    ))  # fmt: skip
+    stored = world.state.users[world.state.phones["15550001"]].password
+    assert stored is not None and stored.hint == "1st" and len(stored.salt1) == 40
+
+    # Changing needs a proof of the current password; a wrong one changes nothing.
+    srp = await conn.call(functions.account.GetPassword())
+    wrong = await conn.error(functions.account.UpdatePasswordSettings(
+        password=compute_password_check(srp, "nope"), new_settings=_new_settings(srp, "second")
+    ))  # fmt: skip
+    assert wrong.message == "PASSWORD_HASH_INVALID"
+    srp = await conn.call(functions.account.GetPassword())
+    await conn.call(functions.account.UpdatePasswordSettings(
+        password=compute_password_check(srp, "first"), new_settings=_new_settings(srp, "second")
+    ))  # fmt: skip
+
+    # A new login now needs the new password.
+    other = Conn(world)
+    with pytest.raises(Exception, match="SESSION_PASSWORD_NEEDED"):
+        await other.sign_in(PHONE)
+    srp = await other.call(functions.account.GetPassword())
+    done = await other.call(
+        functions.auth.CheckPassword(password=compute_password_check(srp, "second"))
+    )
+    assert isinstance(done, types.auth.Authorization)
+
+    srp = await conn.call(functions.account.GetPassword())
+    await conn.call(functions.account.UpdatePasswordSettings(
+        password=compute_password_check(srp, "second"),
+        new_settings=types.account.PasswordInputSettings(
+            new_algo=types.PasswordKdfAlgoUnknown(), new_password_hash=b"", hint=""
+        ),
+    ))  # fmt: skip
+    assert not (await conn.call(functions.account.GetPassword())).has_password
+
+
+async def test_new_password_must_use_the_offered_salts(world: World) -> None:
+    conn = await logged_in(world, PHONE)
+    offer = await conn.call(functions.account.GetPassword())
+    forged = _new_settings(offer, "pw")
+    forged.new_algo.salt1 = os.urandom(40)
+    bad = await conn.error(functions.account.UpdatePasswordSettings(
+        password=types.InputCheckPasswordEmpty(), new_settings=forged
+    ))  # fmt: skip
+    assert bad.message == "NEW_SALT_INVALID"
+    short = _new_settings(await conn.call(functions.account.GetPassword()), "pw")
+    short.new_password_hash = b"\x01"
+    invalid = await conn.error(functions.account.UpdatePasswordSettings(
+        password=types.InputCheckPasswordEmpty(), new_settings=short
+    ))  # fmt: skip
+    assert invalid.message == "NEW_SETTINGS_INVALID"

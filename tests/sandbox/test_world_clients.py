@@ -318,3 +318,15 @@ async def test_world_survives_a_restart_from_its_state_dir(tmp_path: Any) -> Non
             assert texts == ["kept across restarts"]
         finally:
             await client.stop()
+
+
+async def test_kurigram_sets_changes_and_removes_a_cloud_password(clients: Clients) -> None:
+    ann = await clients.started("+15550001")
+    assert await ann.enable_cloud_password("first", hint="one") is True
+    assert await ann.change_cloud_password("first", "second") is True
+    again = await clients.started("+15550001", password="second")  # a new login needs it
+    assert (await again.get_me()).id == ann.me.id
+    with pytest.raises(PasswordHashInvalid):
+        await ann.remove_cloud_password("first")
+    assert await ann.remove_cloud_password("second") is True
+    assert await clients.started("+15550001")  # no password any more

@@ -214,6 +214,7 @@ def get_password(st: WorldState, call: Call, q: functions.account.GetPassword) -
     new_algo = types.PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow(
         salt1=os.urandom(8), salt2=os.urandom(16), g=G, p=P_BYTES
     )
+    call.auth.new_salts = (new_algo.salt1, new_algo.salt2)
     common: dict[str, Any] = {
         "new_algo": new_algo,
         "new_secure_algo": types.SecurePasswordKdfAlgoSHA512(salt=os.urandom(8)),

@@ -9,6 +9,7 @@ from tgfleet.sandbox.world import (
     contacts,
     edits,
     messages,
+    password,
     presence,
     qr,
     updates,
@@ -16,6 +17,6 @@ from tgfleet.sandbox.world import (
 )
 from tgfleet.sandbox.world.registry import ROUTES, Route
 
-MODULES = (account, auth, config, contacts, edits, messages, presence, qr, updates, users)
+MODULES = (account, auth, config, contacts, edits, messages, password, presence, qr, updates, users)
 
 __all__ = ["MODULES", "ROUTES", "Route"]

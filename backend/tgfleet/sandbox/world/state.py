@@ -159,6 +159,7 @@ class Authorization:
     ip: str = ""
     password_pending_user: int | None = None  # signed in with code/QR, password still due
     srp: SrpChallenge | None = None
+    new_salts: tuple[bytes, bytes] | None = None  # salts offered for a new password
     login_token: bytes | None = None
 
 
