@@ -384,3 +384,19 @@ async def test_connections_that_asked_for_no_updates_get_none(world: World) -> N
     await send(a, peer_of(a, uid(world, "15550002")), "hi")
     assert quiet.pushed == []
     assert [u.message.message for u in loud.pushed_updates()] == ["hi"]
+
+
+async def test_entity_bounds_count_utf16_units(world: World) -> None:
+    a = await logged_in(world, "15550001")
+
+    def bold(length: int) -> functions.messages.SendMessage:
+        return functions.messages.SendMessage(
+            peer=types.InputPeerSelf(),
+            message="👋 bold",  # the emoji is two UTF-16 units: 7 units in all
+            random_id=length,
+            entities=[types.MessageEntityBold(offset=3, length=length)],
+        )
+
+    sent = await a.call(bold(4))
+    assert sent.updates[1].message.entities[0].length == 4
+    assert (await a.error(bold(5))).message == "ENTITY_BOUNDS_INVALID"

@@ -60,7 +60,7 @@ def edit_message(st: WorldState, call: Call, q: functions.messages.EditMessage) 
         raise RpcError(400, "MESSAGE_EMPTY")
     if len(text) > MESSAGE_LENGTH_MAX:
         raise RpcError(400, "MESSAGE_TOO_LONG")
-    entities = entities_of(st, me, q.entities, len(text)) if q.entities is not None else ()
+    entities = entities_of(st, me, q.entities, text) if q.entities is not None else ()
     if text == msg.text and entities == msg.entities:
         raise RpcError(400, "MESSAGE_NOT_MODIFIED")
     own_pts = 0

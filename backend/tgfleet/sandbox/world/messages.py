@@ -109,11 +109,13 @@ def _replied(me: User, target: PeerKey, reply_to: Any) -> Message | None:
     return replied
 
 
-def entities_of(st: WorldState, me: User, values: Any, text_length: int) -> tuple[Any, ...]:
+def entities_of(st: WorldState, me: User, values: Any, text: str) -> tuple[Any, ...]:
+    """The entities of a message to store; offsets and lengths count UTF-16 code units."""
+    units = len(text.encode("utf-16-le")) // 2
     kept: list[Any] = []
     for entity in wire.objects_of(values):
         offset, length = getattr(entity, "offset", -1), getattr(entity, "length", -1)
-        if offset < 0 or length <= 0 or offset + length > text_length * 2:  # UTF-16 units
+        if offset < 0 or length <= 0 or offset + length > units:
             raise RpcError(400, "ENTITY_BOUNDS_INVALID")
         if isinstance(entity, types.InputMessageEntityMentionName):
             # The input form names a user by InputUser; stored messages name it by id.
@@ -145,7 +147,7 @@ def send_message(st: WorldState, call: Call, q: functions.messages.SendMessage) 
         text,
         skip_conn=call.ctx.conn_id,
         reply_to=_replied(me, target, q.reply_to),
-        entities=entities_of(st, me, q.entities, len(text)),
+        entities=entities_of(st, me, q.entities, text),
     )
     me.random_ids[q.random_id] = own.id
     if len(me.random_ids) > RANDOM_IDS_KEPT:  # Telegram, too, only remembers recent ones
