@@ -231,10 +231,24 @@ async def test_bot_token_login(world: World) -> None:
     assert (result.user.id, result.user.bot, result.user.username) == (7000001, True, "echo_bot")
     assert world.phone_of(conn.auth_key_id) is None
     assert world.state.users[7000001].bot
-    bot_only = await conn.error(functions.messages.GetDialogs(
-        offset_date=0, offset_id=0, offset_peer=types.InputPeerEmpty(), limit=10, hash=0
-    ))  # fmt: skip
-    assert bot_only.message == "BOT_METHOD_INVALID"
+    # As on Telegram, bots see no dialog list and no history.
+    for query in (
+        functions.messages.GetDialogs(
+            offset_date=0, offset_id=0, offset_peer=types.InputPeerEmpty(), limit=10, hash=0
+        ),
+        functions.messages.GetHistory(
+            peer=types.InputPeerSelf(),
+            offset_id=0,
+            offset_date=0,
+            add_offset=0,
+            limit=1,
+            max_id=0,
+            min_id=0,
+            hash=0,
+        ),
+        functions.messages.ReadHistory(peer=types.InputPeerSelf(), max_id=0),
+    ):
+        assert (await conn.error(query)).message == "BOT_METHOD_INVALID"
 
 
 @pytest.mark.parametrize(

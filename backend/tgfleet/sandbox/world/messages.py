@@ -184,7 +184,7 @@ def _history_page(
     return [i for i in page if (q.max_id <= 0 or i < q.max_id) and (q.min_id <= 0 or i > q.min_id)]
 
 
-@route(functions.messages.GetHistory)
+@route(functions.messages.GetHistory, users_only=True)
 def get_history(st: WorldState, call: Call, q: functions.messages.GetHistory) -> Any:
     me = call.me
     target = peers.input_peer(st, me, q.peer)
@@ -261,7 +261,7 @@ def get_dialogs(st: WorldState, call: Call, q: functions.messages.GetDialogs) ->
     )
 
 
-@route(functions.messages.ReadHistory)
+@route(functions.messages.ReadHistory, users_only=True)
 def read_history(
     st: WorldState, call: Call, q: functions.messages.ReadHistory
 ) -> types.messages.AffectedMessages:
