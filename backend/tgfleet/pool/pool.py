@@ -129,6 +129,13 @@ class ConnectionPool:
                 for entry in list(self._accounts.values()):
                     for conn in list(entry.active.values()):
                         self._retire(entry, conn, "drain_timeout")
+            # Closes (and keep-online connects) get their own bounded grace; what still hangs
+            # after it is cancelled, so that no task of the pool outlives stop().
+            grace = max(timeout, 1.0)
+            if self._tasks:
+                _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+                for task in pending:
+                    task.cancel()
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
@@ -184,7 +191,7 @@ class ConnectionPool:
                 if pinned.state is IDLE:
                     pinned.last_used = self._clock()  # keeps _idle_lru sorted by last use
                     self._idle_lru[pinned.serial] = pinned
-            self._needs_fill.discard(phone)
+            self._top_up(entry)  # min_idle_per_account may still want some
             return
         if pinned is None:
             live = [c for c in entry.bound.values() if c.state in (IDLE, ACTIVE)]
@@ -360,7 +367,7 @@ class ConnectionPool:
         entry.timeouts += 1
         self._counters.total_timeouts += 1
         busy = len(entry.active)
-        waiting = len(entry.waiters)
+        waiting = len(entry.waiters) + 1  # counting this borrower, who has just left the queue
         limit = entry.limit(self.config.max_connections_per_account)
         extra = ""
         if self._counters.size >= self.config.max_total_connections:
@@ -850,11 +857,12 @@ class ConnectionPool:
     def _sweep(self, now: float) -> int:
         """Close what expired. The cost follows the number of expired connections: idle ones
         expire in ``_idle_lru`` order and ages come off a heap, so nothing scans the fleet."""
-        closed = 0
+        closed = examined = 0
         cfg = self.config
         idle_limit = cfg.max_idle_time
         for _ in range(len(self._idle_lru)):
             serial, conn = next(iter(self._idle_lru.items()))
+            examined += 1
             if now - conn.last_used < idle_limit:
                 break
             entry = self._accounts[conn.phone]
@@ -869,6 +877,7 @@ class ConnectionPool:
         heap = self._age_heap
         while heap and heap[0][0] <= now:
             _, _, conn = heapq.heappop(heap)
+            examined += 1
             if conn.state is IDLE:
                 self._counters.evictions["max_age"] += 1
                 self._retire(self._accounts[conn.phone], conn, "max_age")
@@ -878,9 +887,12 @@ class ConnectionPool:
         leaks = self._leak_heap
         while leaks and leaks[0][0] <= now:
             _, _, generation, conn = heapq.heappop(leaks)
+            examined += 1
             if conn.state is ACTIVE and conn.generation == generation and not conn.leak_reported:
                 self._report_leak(conn, now)
         self._top_up_all()
+        # What the last sweep looked at: it follows the expired count, not the fleet size.
+        self._counters.last_sweep = {"examined": examined, "closed": closed, "at": now}
         return closed
 
     def _report_leak(self, conn: PooledConnection, now: float) -> None:

@@ -32,6 +32,7 @@ class PoolCounters:
     total_timeouts: int = 0
     total_leaks: int = 0
     evictions: Counter[str] = field(default_factory=Counter)
+    last_sweep: dict[str, float] = field(default_factory=dict)
     _waits: deque[float] = field(init=False)
     _sorted: list[float] | None = None
 
@@ -73,6 +74,7 @@ class PoolCounters:
             "timeouts": self.total_timeouts,
             "leaks_suspected": self.total_leaks,
             "evictions": dict(self.evictions),
+            "last_sweep": dict(self.last_sweep),
             "max_total_connections": max_total,
             "utilization": self.active / max_total,
             "acquire_wait_seconds": self.wait_percentiles(),
