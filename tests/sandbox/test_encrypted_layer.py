@@ -212,3 +212,16 @@ async def test_one_key_on_two_connections_gets_auth_key_duplicated(sandbox: Sand
     finally:
         await first.close()
         await second.close()
+
+
+async def test_world_updates_go_out_as_server_initiated_messages(
+    client: RawClient, sandbox: Sandbox
+) -> None:
+    client.salt = await _learn_salt(client)
+    await client.call(raw.functions.help.GetConfig())
+    (conn,) = sandbox.hub.connections.values()
+    assert conn.ctx is not None and conn.ctx.sink is not None
+    conn.ctx.sink(raw.types.UpdatesTooLong())
+    msg = await client.until(raw.types.UpdatesTooLong)
+    assert msg.msg_id % 4 == 3  # server-initiated
+    assert msg.seq_no % 2 == 1  # content-related

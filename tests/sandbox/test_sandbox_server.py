@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -141,3 +142,27 @@ async def test_serve_sandbox_writes_its_json_and_takes_admin_requests(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_kurigram_client_with_an_unknown_key_never_starts() -> None:
+    async with sandbox_with_world() as sandbox:
+        record = SessionRecord(
+            dc_id=2,
+            server_address=sandbox.host,
+            port=sandbox.port,
+            auth_key=os.urandom(256),
+            api_id=API_ID,
+            user_id=5,
+            is_bot=False,
+        )
+        client = client_for(sandbox, "stranger", record=record, no_updates=True)
+        # Kurigram's connect() returns after its 2 s start timeout; the session then dies on
+        # transport error -404 (AuthKeyNotFound in its restart task) and never starts.
+        await asyncio.wait_for(client.connect(), 10)
+        try:
+            await asyncio.sleep(0.2)
+            assert sandbox.counters["AUTH_KEY_UNKNOWN"] >= 1
+            assert not client.session.is_started.is_set()
+            assert sandbox.counters["rpcs"] == 0
+        finally:
+            await asyncio.wait_for(client.disconnect(), 10)
