@@ -91,3 +91,12 @@ def test_snapshot_holds_no_clear_password() -> None:
     world = World(seed={"users": [{"phone": "+15550002", "first_name": "Bo", "password": "pw"}]})
     text = json.dumps(world.snapshot())
     assert '"pw"' not in text and "verifier" in text
+
+
+async def test_restore_can_take_a_new_login_code() -> None:
+    world = World(login_code="11111", seed={"users": [{"phone": "+15550001"}]})
+    again = World.restore(world.snapshot(), login_code="22222")
+    assert again.login_code == "22222"
+    assert isinstance(await Conn(again).sign_in("15550001", "22222"), types.auth.Authorization)
+    with pytest.raises(ValueError, match="login_code must be 5 or 6 digits"):
+        again.login_code = "abc"

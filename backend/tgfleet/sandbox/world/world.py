@@ -34,8 +34,7 @@ class World:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not (login_code.isdigit() and 5 <= len(login_code) <= 6):
-            raise ValueError(f"login_code must be 5 or 6 digits, got {login_code!r}")
+        _check_login_code(login_code)
         if dc_id < 1:
             raise ValueError(f"dc_id must be a positive DC number, got {dc_id}")
         self.state = WorldState(login_code=login_code, dc_id=dc_id, clock=clock)
@@ -77,7 +76,13 @@ class World:
 
     @property
     def login_code(self) -> str:
+        """The code every phone receives; codes already sent keep the value they had."""
         return self.state.login_code
+
+    @login_code.setter
+    def login_code(self, value: str) -> None:
+        _check_login_code(value)
+        self.state.login_code = value
 
     @property
     def dc_id(self) -> int:
@@ -239,8 +244,23 @@ class World:
         return snapshot.dump(self.state)
 
     @classmethod
-    def restore(cls, data: dict[str, Any], *, clock: Callable[[], float] = time.time) -> World:
+    def restore(
+        cls,
+        data: dict[str, Any],
+        *,
+        clock: Callable[[], float] = time.time,
+        login_code: str | None = None,
+    ) -> World:
+        """A world from ``snapshot()``'s output; ``login_code`` replaces the saved one (so a
+        server restarted with another ``--login-code`` announces the code it really uses)."""
         world = cls.__new__(cls)
         world.state = WorldState(login_code=data["login_code"], dc_id=data["dc_id"], clock=clock)
         snapshot.load(data, world.state)
+        if login_code is not None:
+            world.login_code = login_code
         return world
+
+
+def _check_login_code(code: str) -> None:
+    if not (isinstance(code, str) and code.isdigit() and 5 <= len(code) <= 6):
+        raise ValueError(f"login_code must be 5 or 6 digits, got {code!r}")
