@@ -65,6 +65,7 @@ class RawClient:
         self._last_msg_id = 0
         self._content_sent = 0
         self.seen: list[Message] = []
+        self.last_packet_size = 0
 
     async def connect(self, host: str, port: int) -> None:
         await self.transport.connect((host, port))
@@ -189,6 +190,7 @@ class RawClient:
         packet = await asyncio.wait_for(self.transport.recv(), wait)
         if packet is None:
             raise ConnectionError("the server closed the connection")
+        self.last_packet_size = len(packet)
         if len(packet) == 4:
             return bytes(packet)
         msg = mtproto.unpack(BytesIO(packet), self.session_id, self.auth_key, self.auth_key_id)

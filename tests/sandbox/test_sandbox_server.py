@@ -8,15 +8,19 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from mtproto_client import RawClient
 from protocol_kit import API_HASH, API_ID, SEED, client_for, logged_in, sandbox_with_world
 from pyrogram import Client, raw
 from pyrogram.errors import AuthKeyDuplicated, FloodWait
+from pyrogram.raw.all import layer
 
 from tgfleet.sandbox.admin import AdminError, admin_request
 from tgfleet.sandbox.keys import KEY_FILE
 from tgfleet.sandbox.server import open_sandbox, serve_sandbox
+from tgfleet.sandbox.world import World
 from tgfleet.telegram.server import ServerEndpoint, build_client, export_record
 from tgfleet.telegram.storage import SessionRecord
 
@@ -166,3 +170,53 @@ async def test_a_kurigram_client_with_an_unknown_key_never_starts() -> None:
             assert sandbox.counters["rpcs"] == 0
         finally:
             await asyncio.wait_for(client.disconnect(), 10)
+
+
+class BigAnswerWorld(World):
+    """The real world, with one oversized answer to show gzip_packed results."""
+
+    async def dispatch(self, ctx: Any, query: Any) -> Any:
+        if isinstance(query, raw.functions.help.GetNearestDc):
+            return raw.types.NearestDc(country="XY" * 20_000, this_dc=2, nearest_dc=2)
+        return await super().dispatch(ctx, query)
+
+
+async def test_large_results_are_gzip_packed() -> None:
+    async with open_sandbox(world=BigAnswerWorld(seed=SEED), insecure_fast_handshake=True) as sb:
+        raw_client = RawClient()
+        await raw_client.connect(sb.host, sb.port)
+        try:
+            await raw_client.handshake(sb.rsa_public_key_pem)
+            nearest = await raw_client.call(raw.functions.help.GetNearestDc())
+            assert nearest.country == "XY" * 20_000
+            assert raw_client.last_packet_size < 4_000  # 40 kB of text went out compressed
+        finally:
+            await raw_client.close()
+        client = client_for(sb, "k", no_updates=True)
+        await client.connect()
+        try:
+            nearest = await client.invoke(raw.functions.help.GetNearestDc())
+            assert len(nearest.country) == 40_000
+        finally:
+            await client.disconnect()
+
+
+async def test_the_world_sees_layer_device_and_api_id() -> None:
+    async with sandbox_with_world() as sandbox:
+        client = client_for(
+            sandbox, "dev", no_updates=True, device_model="Bench Phone", app_version="9.9"
+        )
+        await client.connect()
+        try:
+            (conn,) = sandbox.hub.connections.values()
+            ctx = conn.ctx
+            assert ctx is not None
+            assert (ctx.layer, ctx.device_model, ctx.app_version, ctx.api_id) == (
+                layer,
+                "Bench Phone",
+                "9.9",
+                API_ID,
+            )
+            assert ctx.session_id != 0 and ctx.extra["transport"] == "abridged"
+        finally:
+            await client.disconnect()

@@ -61,13 +61,16 @@ class Hub:
     next_conn_id: int = 0
 
     def auth_key(self, auth_key_id: int) -> AuthKey | None:
-        """The key with that id, if the world knows it; cached with its derived slices."""
-        cached = self.keys.get(auth_key_id)
-        if cached is not None:
-            return cached
+        """The key with that id, if the world (still) knows it, with its derived slices.
+
+        Asked once per connection, not per packet: the world may forget a key at any time."""
         raw_key = self.world.auth_key(auth_key_id)
         if raw_key is None:
+            self.keys.pop(auth_key_id, None)
             return None
+        cached = self.keys.get(auth_key_id)
+        if cached is not None and cached.key == raw_key:
+            return cached
         key = AuthKey(raw_key)
         self.keys[auth_key_id] = key
         return key
