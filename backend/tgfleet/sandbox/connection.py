@@ -7,7 +7,6 @@ messages); only API queries become tasks, because the world may await and faults
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 import struct
 import time
@@ -16,8 +15,9 @@ from io import BytesIO
 from typing import Any
 
 from pyrogram import raw
-from pyrogram.raw.core import Bool, FutureSalt, FutureSalts, Int, Long, TLObject, Vector
+from pyrogram.raw.core import FutureSalt, FutureSalts, TLObject
 
+from tgfleet.sandbox.calls import rpc_result_body, tl_bytes_at, unwrap
 from tgfleet.sandbox.envelope import AuthKey, EnvelopeError, msg_id_time, plain_packet
 from tgfleet.sandbox.faults import method_name
 from tgfleet.sandbox.handshake import HandshakeError, Handshaker
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 _CONTAINER = 0x73F1F8DC
 _GZIP = 0x3072CFA1
-_GZIP_OVER = 16 * 1024  # results larger than this go out gzip_packed, as Telegram does
 
 # bad_msg_notification codes (core.telegram.org/mtproto/service_messages_about_messages)
 _MSG_ID_TOO_LOW = 16
@@ -315,7 +314,7 @@ class SandboxConnection(asyncio.Protocol):
             return
         if constructor == _GZIP:
             try:
-                body = zlib.decompress(_tl_bytes_at(body, 4), 15 + 32)
+                body = zlib.decompress(tl_bytes_at(body, 4), 15 + 32)
             except (zlib.error, IndexError):
                 self._bad_msg(session, msg_id, seq_no, _BAD_CONTAINER)
                 return
@@ -418,7 +417,7 @@ class SandboxConnection(asyncio.Protocol):
         ctx = self.ctx
         assert ctx is not None and self.key is not None
         try:
-            query = await self._unwrap(session, query, ctx)
+            query = await unwrap(query, ctx, session)
             hub.counters["rpcs"] += 1
             key_id = self.key.id
             owner = hub.owners.get(key_id)
@@ -449,62 +448,16 @@ class SandboxConnection(asyncio.Protocol):
             self._rpc_error(session, msg_id, 500, "INTERNAL")
         else:
             try:
-                body = _serialize(result)
+                body = rpc_result_body(msg_id, result)
             except Exception:
                 log.exception("sandbox: the world's answer to %s does not serialize", query)
                 self._rpc_error(session, msg_id, 500, "INTERNAL")
             else:
-                self._rpc_result(msg_id, body)
+                self._send_bytes(body, content_related=True)
         finally:
             session.running.pop(msg_id, None)
             if not done.done():
                 done.set_result(None)
-
-    async def _unwrap(self, session: SessionState, query: Any, ctx: CallContext) -> Any:
-        """Peel invokeWithLayer/initConnection/invokeWithoutUpdates/invokeAfterMsg(s) and
-        friends, recording what they say about the caller."""
-        f = raw.functions
-        while True:
-            if isinstance(query, f.InvokeWithLayer):
-                ctx.layer = query.layer
-            elif isinstance(query, f.InitConnection):
-                ctx.api_id = query.api_id
-                ctx.device_model = query.device_model
-                ctx.system_version = query.system_version
-                ctx.app_version = query.app_version
-                ctx.lang_code = query.lang_code
-                ctx.extra["system_lang_code"] = query.system_lang_code
-                ctx.extra["lang_pack"] = query.lang_pack
-            elif isinstance(query, f.InvokeWithoutUpdates):
-                ctx.extra["without_updates"] = True
-            elif isinstance(query, f.InvokeAfterMsg):
-                await self._after(session, [query.msg_id])
-            elif isinstance(query, f.InvokeAfterMsgs):
-                await self._after(session, list(query.msg_ids))
-            elif not isinstance(
-                query,
-                f.InvokeWithTakeout
-                | f.InvokeWithMessagesRange
-                | f.InvokeWithBusinessConnection
-                | f.InvokeWithApnsSecret
-                | f.InvokeWithGooglePlayIntegrity
-                | f.InvokeWithReCaptcha,
-            ):
-                return query
-            query = query.query
-
-    @staticmethod
-    async def _after(session: SessionState, msg_ids: list[int]) -> None:
-        waits = [session.running[m] for m in msg_ids if m in session.running]
-        if waits:
-            await asyncio.gather(*(asyncio.shield(w) for w in waits))
-
-    def _rpc_result(self, msg_id: int, body: bytes) -> None:
-        if len(body) > _GZIP_OVER:
-            packed = gzip.compress(body, compresslevel=6)
-            body = struct.pack("<I", _GZIP) + _tl_bytes(packed)
-        payload = struct.pack("<Iq", raw.types.RpcResult.ID, msg_id) + body
-        self._send_bytes(payload, content_related=True)
 
     def _rpc_error(self, session: SessionState, msg_id: int, code: int, message: str) -> None:
         self._send(
@@ -564,34 +517,3 @@ class SandboxConnection(asyncio.Protocol):
         if self._out and self.transport is not None and not self.closed:
             self.transport.write(b"".join(self._out))
         self._out.clear()
-
-
-def _serialize(result: Any) -> bytes:
-    """A world answer as TL: an object, or a list for a ``Vector`` result (of objects, or of
-    ints: ``int`` when every one fits 32 bits, else ``long``). Raw ``bytes`` pass through."""
-    if isinstance(result, bytes):
-        return result
-    if isinstance(result, list):
-        if result and all(isinstance(i, int) and not isinstance(i, bool) for i in result):
-            kind = Int if all(-(2**31) <= i < 2**31 for i in result) else Long
-            return bytes(Vector(result, kind))
-        return bytes(Vector(result))
-    if isinstance(result, bool):
-        return bytes(Bool(result))
-    body: bytes = result.write()
-    return body
-
-
-def _tl_bytes(value: bytes) -> bytes:
-    n = len(value)
-    if n <= 253:
-        return bytes((n,)) + value + bytes(-(n + 1) % 4)
-    return b"\xfe" + n.to_bytes(3, "little") + value + bytes(-n % 4)
-
-
-def _tl_bytes_at(data: bytes, offset: int) -> bytes:
-    n = data[offset]
-    if n <= 253:
-        return data[offset + 1 : offset + 1 + n]
-    n = int.from_bytes(data[offset + 1 : offset + 4], "little")
-    return data[offset + 4 : offset + 4 + n]

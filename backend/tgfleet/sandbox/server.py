@@ -208,7 +208,9 @@ async def open_sandbox(
         insecure_fast_handshake=insecure_fast_handshake,
         salts=SaltBook(_salt_secret(state)),
     )
-    sandbox = Sandbox(hub, host=host, port=port, login_code=login_code, state_dir=state)
+    # A world restored from the state dir keeps its own login code.
+    code = str(getattr(world, "login_code", login_code))
+    sandbox = Sandbox(hub, host=host, port=port, login_code=code, state_dir=state)
     await sandbox.start()
     try:
         yield sandbox
