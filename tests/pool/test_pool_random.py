@@ -56,8 +56,11 @@ async def test_random_operations_keep_the_books(seed: int) -> None:
                 assert conn.phone == phone and conn.client is not None
                 for _ in range(rng.randrange(4)):
                     await asyncio.sleep(0)
-                if rng.random() < 0.05:
-                    await asyncio.sleep(0.004)  # longer than the acquire timeout
+                if rng.random() < 0.08 and not finishing:
+                    # held for ~200 steps, far longer than the acquire timeout
+                    release = asyncio.Event()
+                    held.append((step + 200, release))
+                    await release.wait()
                 if rng.random() < 0.1:
                     raise ValueError("the request failed")
             outcomes["ok"] += 1
@@ -67,7 +70,12 @@ async def test_random_operations_keep_the_books(seed: int) -> None:
             outcomes["cancelled"] += 1
 
     recounts = 0
-    for _step in range(3000):
+    finishing = False
+    held: list[tuple[int, asyncio.Event]] = []
+    for step in range(3000):
+        for until, release in held:
+            if until <= step:
+                release.set()
         op = rng.random()
         if op < 0.55:
             task = asyncio.create_task(borrower(rng.choice(phones)))
@@ -103,6 +111,9 @@ async def test_random_operations_keep_the_books(seed: int) -> None:
         assert world.duplicates == []
 
     assert recounts > 2500
+    finishing = True
+    for _, release in held:
+        release.set()
     while tasks:
         await asyncio.gather(*list(tasks), return_exceptions=True)
     recount(pool)
