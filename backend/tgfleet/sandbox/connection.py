@@ -263,7 +263,7 @@ class SandboxConnection(asyncio.Protocol):
     def _open_session(self, session_id: int, first_msg_id: int) -> SessionState:
         assert self.key is not None
         session = SessionState(auth_key_id=self.key.id, session_id=session_id)
-        self.hub.sessions[(self.key.id, session_id)] = session
+        self.hub.remember_session(session)
         self._use_session(session)
         self._send(
             raw.types.NewSessionCreated(

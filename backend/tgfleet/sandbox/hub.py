@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from tgfleet.sandbox.connection import SandboxConnection
     from tgfleet.sandbox.faults import Faults
 
+MAX_SESSIONS = 20_000
+
 
 class WorldLike(Protocol):
     """What the protocol side needs from ``tgfleet.sandbox.world.World``."""
@@ -74,6 +76,14 @@ class Hub:
         key = AuthKey(raw_key)
         self.keys[auth_key_id] = key
         return key
+
+    def remember_session(self, session: SessionState) -> None:
+        # Every new Kurigram Session object brings a new session id; a long-running sandbox
+        # forgets the oldest ones (a forgotten session that comes back is simply announced
+        # again with new_session_created, which clients handle).
+        self.sessions[(session.auth_key_id, session.session_id)] = session
+        while len(self.sessions) > MAX_SESSIONS:
+            del self.sessions[next(iter(self.sessions))]
 
     def new_conn_id(self) -> int:
         self.next_conn_id += 1
