@@ -225,3 +225,25 @@ async def test_world_updates_go_out_as_server_initiated_messages(
     msg = await client.until(raw.types.UpdatesTooLong)
     assert msg.msg_id % 4 == 3  # server-initiated
     assert msg.seq_no % 2 == 1  # content-related
+
+
+async def test_a_call_waiting_on_latency_is_cancelled_with_its_connection(
+    client: RawClient, sandbox: Sandbox
+) -> None:
+    client.salt = await _learn_salt(client)
+    await client.call(raw.functions.help.GetConfig())
+    sandbox.faults.add_latency(30)
+    (conn,) = sandbox.hub.connections.values()
+    await client.send_obj(raw.functions.help.GetConfig())
+    for _ in range(50):
+        if conn._tasks:
+            break
+        await asyncio.sleep(0.01)
+    (task,) = conn._tasks
+    await client.close()
+    for _ in range(100):
+        if task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert task.cancelled()
+    assert conn.session is not None and conn.session.running == {}

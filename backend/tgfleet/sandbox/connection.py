@@ -11,6 +11,7 @@ import logging
 import struct
 import time
 import zlib
+from collections.abc import Coroutine, Generator
 from io import BytesIO
 from typing import Any
 
@@ -404,15 +405,21 @@ class SandboxConnection(asyncio.Protocol):
     # --- RPCs -----------------------------------------------------------------------------
 
     def _start_rpc(self, session: SessionState, msg_id: int, query: Any) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        session.running[msg_id] = done
-        task = asyncio.ensure_future(self._rpc(session, msg_id, query, done))
+        # Most calls never wait (no latency fault, a world that answers at once), so the call
+        # runs right here and becomes a task only if it suspends: a task and a loop turn per
+        # RPC cost more than the crypto.
+        coro = self._rpc(session, msg_id, query)
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        # invokeAfterMsg on this call must wait for it, so it is marked running.
+        session.running[msg_id] = self._loop.create_future()
+        task = self._loop.create_task(_finish(_Suspended(coro, waiting_on)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _rpc(
-        self, session: SessionState, msg_id: int, query: Any, done: asyncio.Future[None]
-    ) -> None:
+    async def _rpc(self, session: SessionState, msg_id: int, query: Any) -> None:
         hub = self.hub
         ctx = self.ctx
         assert ctx is not None and self.key is not None
@@ -455,8 +462,8 @@ class SandboxConnection(asyncio.Protocol):
             else:
                 self._send_bytes(body, content_related=True)
         finally:
-            session.running.pop(msg_id, None)
-            if not done.done():
+            done = session.running.pop(msg_id, None)
+            if done is not None and not done.done():
                 done.set_result(None)
 
     def _rpc_error(self, session: SessionState, msg_id: int, code: int, message: str) -> None:
@@ -517,3 +524,34 @@ class SandboxConnection(asyncio.Protocol):
         if self._out and self.transport is not None and not self.closed:
             self.transport.write(b"".join(self._out))
         self._out.clear()
+
+
+class _Suspended:
+    """Awaitable that continues a coroutine already started by hand, from the point where it
+    first suspended: what an eager task does (asyncio's eager_task_factory arrives in 3.12)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, pending = self.coro, self.first
+        while True:
+            try:
+                sent = yield pending
+            except BaseException as e:  # cancellation, too, goes where the coroutine waits
+                try:
+                    pending = coro.throw(e)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _finish(suspended: _Suspended) -> None:
+    await suspended
