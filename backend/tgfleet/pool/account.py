@@ -29,7 +29,7 @@ class AccountEntry:
     # authorization id -> the one live client on it, including one still disconnecting
     # (DESIGN fact 1: a new client on that authorization waits until the old one is gone).
     bound: dict[str, PooledConnection] = field(default_factory=dict)
-    waiters: deque[asyncio.Future[Grant]] = field(default_factory=deque)
+    waiters: deque[asyncio.Future[Grant | None]] = field(default_factory=deque)
     connect_failures: int = 0
     backoff_until: float = 0.0
     total_created: int = 0

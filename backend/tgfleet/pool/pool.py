@@ -19,10 +19,10 @@ import logging
 import random
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from tgfleet.errors import (
     ConnectFailed,
@@ -82,6 +82,16 @@ class ConnectionPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._phase: _Phase = "new"
+        self._open = True  # False once stop() began; read on every acquire
+        self._skip_window = self.config.liveness_skip_window
+        self._leak_threshold = self.config.leak_detection_threshold
+        self._deadline_queue: deque[tuple[float, asyncio.Future[Grant | None], AccountEntry]]
+        self._deadline_queue = deque()
+        self._deadline_heap: list[tuple[float, int, asyncio.Future[Grant | None], AccountEntry]]
+        self._deadline_heap = []
+        self._deadline_seq = 0
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_timer_at = float("inf")
         self._drained: asyncio.Event | None = None
         self._borrowed_gone: asyncio.Event | None = None
 
@@ -103,6 +113,7 @@ class ConnectionPool:
                 await self._drained.wait()
             return
         self._phase = "stopping"
+        self._open = False
         self._drained = asyncio.Event()
         try:
             if self._sweeper is not None:
@@ -139,6 +150,12 @@ class ConnectionPool:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+                self._deadline_timer = None
+            self._deadline_timer_at = float("inf")
+            self._deadline_queue.clear()
+            self._deadline_heap.clear()
             self._phase = "stopped"
             self._drained.set()
 
@@ -236,7 +253,11 @@ class ConnectionPool:
         if it was used a moment ago. Raises ``PoolTimeout``, ``PoolClosed``, ``ConnectFailed``,
         ``NoAuthorizationAvailable`` or what the connector raised as a ``TgfleetError``.
         """
-        return await self._acquire(phone, create_func, use_cache, borrower)
+        entry, grant, ready = self._begin(phone, use_cache, borrower)
+        if ready:
+            assert grant is not None
+            return grant
+        return await self._acquire_slow(entry, grant, create_func, use_cache, borrower)
 
     async def return_connection(
         self, phone: str, conn: PooledConnection, keep_alive: bool = True
@@ -283,62 +304,100 @@ class ConnectionPool:
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
         return count
 
-    async def _acquire(
-        self,
-        phone: str,
-        create_func: Connector | None,
-        use_cache: bool,
-        borrower: str | None,
-    ) -> PooledConnection:
-        if self._phase in ("stopping", "stopped"):
+    def _begin(
+        self, phone: str, use_cache: bool, borrower: str | None
+    ) -> tuple[AccountEntry, Grant | None, bool]:
+        """The synchronous first step of every acquire: (entry, grant, ready to hand out).
+
+        Kept out of a coroutine so that the common case (an idle connection used a moment
+        ago) costs no extra coroutine frame; the rest is ``_acquire_slow``.
+        """
+        if not self._open:
             raise PoolClosed(f"account {phone}: the pool is {self._phase}")
         entry = self._accounts.get(phone)
         if entry is None:
             entry = self._entry(phone)
-        now = self._clock()
         grant: Grant | None = None
         if not entry.waiters:  # FIFO: a newcomer never overtakes a waiter
+            now = self._clock()
             grant = self._take(entry, now, borrower)
             if (
                 grant is not None
                 and grant.state is ACTIVE
                 and use_cache
                 and not grant.needs_check
-                and now - grant.last_used < self.config.liveness_skip_window
+                and now - grant.last_used < self._skip_window
             ):
                 self._counters.record_wait(0.0)
-                return grant
+                return entry, grant, True
+        return entry, grant, False
+
+    async def _acquire_slow(
+        self,
+        entry: AccountEntry,
+        grant: Grant | None,
+        create_func: Connector | None,
+        use_cache: bool,
+        borrower: str | None,
+    ) -> PooledConnection:
+        """Wait, connect or check, all under one deadline (DESIGN guarantee 4)."""
         connector = create_func or self._connector
         loop = asyncio.get_running_loop()
         started = loop.time()
         timeout = self.config.acquire_timeout
+        deadline = None if timeout is None else started + timeout
         try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    if grant is None:
+            while True:
+                if grant is None:
+                    if not (entry.idle or entry.active or entry.connecting):
                         self._refuse_hopeless(entry)
-                        grant = await self._wait(entry, borrower)
-                    if grant.state is CONNECTING:
-                        if connector is None:
-                            self._release_reservation(entry, grant)
-                            raise PoolError(
-                                f"account {phone}: no connector to open a connection: pass "
-                                "create_func or ConnectionPool(connector=...)"
-                            )
-                        conn = await self._fill(entry, grant, connector, borrower)
-                    else:
-                        conn = grant
-                        if not await self._check(entry, conn, force=not use_cache):
-                            conn = None
-                    if conn is not None:
-                        self._counters.record_wait(loop.time() - started)
-                        return conn
-                    grant = None
-                    if not entry.waiters:
-                        grant = self._take(entry, self._clock(), borrower)
+                    # Queue up. No dispatch here: we just found nothing to take (or others
+                    # queued first) and nothing changed since; a release or close serves us.
+                    fut: asyncio.Future[Grant | None] = loop.create_future()
+                    entry.waiters.append(fut)
+                    self._counters.waiting += 1
+                    if deadline is not None:
+                        self._arm_deadline(deadline, fut, entry)
+                    try:
+                        grant = await fut
+                    except BaseException:
+                        self._leave_queue(entry, fut)
+                        raise
+                    if grant is None:  # the deadline passed first
+                        raise self._timeout_error(entry, loop.time() - started)
+                    if grant.state is ACTIVE:
+                        grant.borrower = borrower
+                if grant.state is CONNECTING:
+                    if connector is None:
+                        self._release_reservation(entry, grant)
+                        raise PoolError(
+                            f"account {entry.phone}: no connector to open a connection: pass "
+                            "create_func or ConnectionPool(connector=...)"
+                        )
+                    async with asyncio.timeout_at(deadline):
+                        conn: PooledConnection | None = await self._fill(
+                            entry, grant, connector, borrower
+                        )
+                else:
+                    conn = grant
+                    if (
+                        not use_cache
+                        or conn.needs_check
+                        or self._clock() - conn.last_used >= self._skip_window
+                    ):
+                        async with asyncio.timeout_at(deadline):
+                            if not await self._check(entry, conn):
+                                conn = None
+                if conn is not None:
+                    self._counters.record_wait(loop.time() - started)
+                    return conn
+                grant = None
+                if not entry.waiters:
+                    grant = self._take(entry, self._clock(), borrower)
+        except PoolTimeout:
+            raise
         except TimeoutError:
-            waited = loop.time() - started
-            raise self._timeout_error(entry, waited) from None
+            raise self._timeout_error(entry, loop.time() - started) from None
 
     def _refuse_hopeless(self, entry: AccountEntry) -> None:
         """Raise instead of waiting when nothing could ever serve this borrower."""
@@ -380,25 +439,83 @@ class ConnectionPool:
         self._emit("timeout", entry.phone, None, "acquire_timeout", waited=waited, busy=busy)
         return PoolTimeout(message, phone=entry.phone, waited=waited, busy=busy, waiting=waiting)
 
-    async def _wait(self, entry: AccountEntry, borrower: str | None) -> Grant:
-        fut: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
-        entry.waiters.append(fut)
-        self._counters.waiting += 1
-        self._dispatch(entry)  # may serve it at once, or mark the account globally blocked
-        try:
-            grant = await fut
-        except BaseException:
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
+    def _leave_queue(self, entry: AccountEntry, fut: asyncio.Future[Grant | None]) -> None:
+        """A waiter was cancelled: leave the queue, or pass on what it was just given."""
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            granted = fut.result()
+            if granted is not None:
                 # Served, then cancelled before it could run: give the grant back.
-                self._undo_grant(entry, fut.result())
-            elif not fut.done() or fut.cancelled():
-                self._drop_waiter(entry, fut)
-            raise
-        if grant.state is ACTIVE:
-            grant.borrower = borrower
-        return grant
+                self._undo_grant(entry, granted)
+        elif not fut.done() or fut.cancelled():
+            self._drop_waiter(entry, fut)
 
-    def _drop_waiter(self, entry: AccountEntry, fut: asyncio.Future[Grant]) -> None:
+    def _arm_deadline(
+        self, deadline: float, fut: asyncio.Future[Grant | None], entry: AccountEntry
+    ) -> None:
+        """One timer for all waiters (at the earliest deadline), not one per waiter.
+
+        Deadlines are ``now + acquire_timeout``, so they mostly arrive in order: those go on
+        a deque (O(1)); the rare earlier one (a borrower queueing again after a failed
+        check) goes on a heap. Entries of served waiters are dropped lazily.
+        """
+        ordered = self._deadline_queue
+        if len(ordered) + len(self._deadline_heap) > 64 + 4 * self._counters.waiting:
+            self._compact_deadlines()
+        if not ordered or ordered[-1][0] <= deadline:
+            ordered.append((deadline, fut, entry))
+        else:
+            self._deadline_seq += 1
+            heapq.heappush(self._deadline_heap, (deadline, self._deadline_seq, fut, entry))
+        if deadline < self._deadline_timer_at:
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+            self._deadline_timer_at = deadline
+            self._deadline_timer = asyncio.get_running_loop().call_at(
+                deadline, self._expire_waiters
+            )
+
+    def _compact_deadlines(self) -> None:
+        self._deadline_queue = deque(i for i in self._deadline_queue if not i[1].done())
+        self._deadline_heap = [i for i in self._deadline_heap if not i[2].done()]
+        heapq.heapify(self._deadline_heap)
+
+    def _expire_waiters(self) -> None:
+        self._deadline_timer = None
+        self._deadline_timer_at = float("inf")
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        expired: list[tuple[asyncio.Future[Grant | None], AccountEntry]] = []
+        ordered, heap = self._deadline_queue, self._deadline_heap
+        while ordered and ordered[0][0] <= now:
+            _, fut, entry = ordered.popleft()
+            expired.append((fut, entry))
+        while heap and heap[0][0] <= now:
+            _, _, fut, entry = heapq.heappop(heap)
+            expired.append((fut, entry))
+        touched: dict[str, AccountEntry] = {}
+        for fut, entry in expired:
+            if fut.done():
+                continue
+            try:
+                entry.waiters.remove(fut)
+            except ValueError:
+                pass
+            else:
+                self._counters.waiting -= 1
+            fut.set_result(None)
+            touched[entry.phone] = entry
+        for entry in touched.values():
+            self._dispatch(entry)  # a deadline may have freed the head of the queue
+        while ordered and ordered[0][1].done():
+            ordered.popleft()
+        while heap and heap[0][2].done():
+            heapq.heappop(heap)
+        nxt = min(ordered[0][0] if ordered else float("inf"), heap[0][0] if heap else float("inf"))
+        if nxt != float("inf"):
+            self._deadline_timer_at = nxt
+            self._deadline_timer = loop.call_at(nxt, self._expire_waiters)
+
+    def _drop_waiter(self, entry: AccountEntry, fut: asyncio.Future[Grant | None]) -> None:
         try:
             entry.waiters.remove(fut)
         except ValueError:
@@ -433,14 +550,8 @@ class ConnectionPool:
             ) from exc
         return self._connected(entry, conn, client, lend_to=borrower, lend=True)
 
-    async def _check(self, entry: AccountEntry, conn: PooledConnection, *, force: bool) -> bool:
-        """Liveness check on borrow, skipped for a connection used a moment ago."""
-        if (
-            not force
-            and not conn.needs_check
-            and self._clock() - conn.last_used < self.config.liveness_skip_window
-        ):
-            return True
+    async def _check(self, entry: AccountEntry, conn: PooledConnection) -> bool:
+        """The liveness check on borrow (the caller skips it for one used a moment ago)."""
         assert conn.client is not None
         generation = conn.generation
         try:
@@ -476,8 +587,9 @@ class ConnectionPool:
         if entry.idle:
             _, conn = entry.idle.popitem(last=not self._lru)
             self._idle_lru.pop(conn.serial, None)
-            self._counters.idle -= 1
-            self._counters.total_reused += 1
+            counters = self._counters
+            counters.idle -= 1
+            counters.total_reused += 1
             self._lend(entry, conn, now, borrower)
             if self._callback is not None:
                 self._emit("reused", entry.phone, conn.authorization_id, "borrowed")
@@ -534,7 +646,7 @@ class ConnectionPool:
         conn.borrowed_at = now
         entry.active[conn.serial] = conn
         self._counters.active += 1
-        threshold = self.config.leak_detection_threshold
+        threshold = self._leak_threshold
         if threshold is not None:
             conn.leak_reported = False
             conn.borrower_stack = "".join(traceback.format_stack(limit=16)[:-3])
@@ -637,6 +749,17 @@ class ConnectionPool:
         now = self._clock()
         if not quiet and self._callback is not None:
             self._emit("returned", conn.phone, conn.authorization_id, "returned")
+        if (
+            keep_alive
+            and failure is None
+            and conn.retire_reason is None
+            and now < conn.expires_at
+            and self._open
+        ):
+            if entry.waiters and self._hand_over(entry, conn, now):
+                return True
+            self._put_idle(entry, conn, now)
+            return True
         reason = None
         if not keep_alive:
             reason = "not_kept_alive"
@@ -646,7 +769,7 @@ class ConnectionPool:
             reason = conn.retire_reason
         elif now >= conn.expires_at:
             reason = "max_age"
-        elif self._phase in ("stopping", "stopped"):
+        elif not self._open:
             reason = "pool_stopping"
         if failure is not None and reason is None:
             conn.needs_check = True
@@ -657,8 +780,39 @@ class ConnectionPool:
                 self._counters.evictions["max_age"] += 1
             self._retire(entry, conn, reason)
             return True
+        self._put_idle(entry, conn, now)
+        return True
+
+    def _hand_over(self, entry: AccountEntry, conn: PooledConnection, now: float) -> bool:
+        """Lend a returned connection straight to the first waiter (FIFO, no idle detour)."""
+        waiters = entry.waiters
+        while waiters:
+            fut = waiters.popleft()
+            self._counters.waiting -= 1
+            if fut.done():
+                continue  # cancelled; its owner's cleanup finds it gone
+            conn.last_used = now
+            conn.generation += 1
+            conn.use_count += 1
+            conn.borrower = None
+            conn.borrowed_at = now
+            self._counters.total_reused += 1
+            if self._leak_threshold is not None:
+                conn.leak_reported = False
+                heapq.heappush(
+                    self._leak_heap,
+                    (now + self._leak_threshold, conn.serial, conn.generation, conn),
+                )
+            if self._callback is not None:
+                self._emit("reused", entry.phone, conn.authorization_id, "handed_over")
+            fut.set_result(conn)
+            return True
+        return False
+
+    def _put_idle(self, entry: AccountEntry, conn: PooledConnection, now: float) -> None:
         del entry.active[conn.serial]
-        self._counters.active -= 1
+        counters = self._counters
+        counters.active -= 1
         conn.state = IDLE
         conn.borrower = None
         conn.borrower_stack = None
@@ -666,13 +820,13 @@ class ConnectionPool:
         entry.idle[conn.serial] = conn
         if not conn.pinned:
             self._idle_lru[conn.serial] = conn
-        self._counters.idle += 1
-        self._after_count_change()
+        counters.idle += 1
+        if self._borrowed_gone is not None:
+            self._after_count_change()
         if entry.waiters:
             self._dispatch(entry)
         elif self._global_blocked:
             self._dispatch_global()
-        return True
 
     def _retire(
         self,
@@ -974,6 +1128,19 @@ class ConnectionPool:
         )
 
 
+class _Done:
+    """An awaitable that is already finished: ``__aexit__`` has nothing left to wait for."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        # An empty iterator: ``await`` finishes at once without creating a coroutine.
+        return cast("Generator[Any, None, None]", iter(()))
+
+
+_DONE = _Done()
+
+
 def _copier(error: PoolError) -> Callable[[str], BaseException]:
     # One instance per waiter, so that their tracebacks do not mix.
     return lambda _phone: error.__class__(str(error))
@@ -1001,19 +1168,26 @@ class Lease:
         self._generation = 0
 
     async def __aenter__(self) -> PooledConnection:
-        conn = await self._pool._acquire(self._phone, self._create, self._use_cache, self._borrower)
+        pool = self._pool
+        entry, conn, ready = pool._begin(self._phone, self._use_cache, self._borrower)
+        if not ready or conn is None:
+            conn = await pool._acquire_slow(
+                entry, conn, self._create, self._use_cache, self._borrower
+            )
         self._conn = conn
         self._generation = conn.generation
         return conn
 
-    async def __aexit__(
+    def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> Awaitable[None]:
+        # Synchronous, before anything is awaited: a cancellation cannot interrupt the release
+        # (what asyncpg gets from shielding its release).
         conn = self._conn
         if conn is not None:
             self._conn = None
-            # Synchronous: a cancellation cannot interrupt it (asyncpg shields its release).
             self._pool._release(conn, self._generation, keep_alive=True, failure=exc)
+        return _DONE
