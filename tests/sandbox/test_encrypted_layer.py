@@ -112,6 +112,10 @@ async def test_wrong_msg_ids_and_seqnos_get_bad_msg_notifications(client: RawCli
     msg_id = await client.send(client.message(raw.functions.help.GetConfig(), seq_no=0))
     msg = await client.until(raw.types.BadMsgNotification)
     assert (msg.body.bad_msg_id, msg.body.error_code) == (msg_id, 35)
+    # msgs_ack is not content-related: an odd seqno is wrong (34).
+    msg_id = await client.send(client.message(raw.types.MsgsAck(msg_ids=[1]), seq_no=1))
+    msg = await client.until(raw.types.BadMsgNotification)
+    assert (msg.body.bad_msg_id, msg.body.error_code) == (msg_id, 34)
     # None of the refused queries was executed.
     assert not any(isinstance(m.body, raw.types.RpcResult) for m in client.seen)
 

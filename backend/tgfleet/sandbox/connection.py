@@ -1,7 +1,8 @@
 """One client TCP connection: transport, handshake, encrypted layer, service messages, RPCs.
 
 Incoming bytes are handled synchronously in ``data_received`` (decrypt, check, answer service
-messages); only API queries become tasks, because the world may await and faults may delay.
+messages, and run API queries as far as they go without waiting); a query becomes a task only
+when it suspends (a latency fault, a world that awaits).
 """
 
 from __future__ import annotations
@@ -328,6 +329,9 @@ class SandboxConnection(asyncio.Protocol):
         except Exception as e:
             log.info("sandbox connection #%s: undecodable message: %r", self.conn_id, e)
             self._rpc_error(session, msg_id, 400, "INPUT_REQUEST_INVALID")
+            return
+        if isinstance(obj, _NOT_CONTENT_RELATED) and seq_no % 2:
+            self._bad_msg(session, msg_id, seq_no, _SEQNO_EVEN_EXPECTED)
             return
         if isinstance(obj, _SERVICE):
             self._service(session, msg_id, seq_no, obj)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tgfleet.sandbox.envelope import AuthKey, MsgIdClock
+from tgfleet.sandbox.faults import phone_digits
 from tgfleet.sandbox.keys import ServerKey
 from tgfleet.sandbox.rpc import CallContext
 from tgfleet.sandbox.sessions import SaltBook, SessionState
@@ -94,8 +95,6 @@ class Hub:
     ) -> list[SandboxConnection]:
         """Live connections bound to an auth key of ``phone`` or to ``auth_key_id``, oldest
         first."""
-        from tgfleet.sandbox.faults import phone_digits
-
         wanted = phone_digits(phone)
         found = []
         for conn in self.connections.values():
