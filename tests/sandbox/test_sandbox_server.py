@@ -78,8 +78,9 @@ async def test_state_dir_keeps_key_and_world_across_processes(tmp_path: Path) ->
         await client.disconnect()
     key_file = tmp_path / KEY_FILE
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    async with open_sandbox(state_dir=tmp_path) as two:
+    async with open_sandbox(state_dir=tmp_path, login_code="54321") as two:
         assert two.rsa_fingerprint == fingerprint
+        assert two.login_code == "54321"  # a restart may change the code; the world follows
         client = build_client(
             "ann-again",
             ServerEndpoint.of(two),

@@ -170,7 +170,8 @@ def _make_world(state_dir: Path | None, login_code: str, dc_id: int, seed: Any) 
 
     saved = None if state_dir is None else state_dir / WORLD_FILE
     if saved is not None and saved.exists() and hasattr(World, "restore"):
-        world: WorldLike = World.restore(json.loads(saved.read_text()))
+        # The saved world, answering with the login code this start was given.
+        world: WorldLike = World.restore(json.loads(saved.read_text()), login_code=login_code)
         return world
     world = World(login_code=login_code, dc_id=dc_id, seed=seed)
     return world
@@ -208,8 +209,7 @@ async def open_sandbox(
         insecure_fast_handshake=insecure_fast_handshake,
         salts=SaltBook(_salt_secret(state)),
     )
-    # A world restored from the state dir keeps its own login code.
-    code = str(getattr(world, "login_code", login_code))
+    code = str(getattr(world, "login_code", login_code))  # what the world really sends
     sandbox = Sandbox(hub, host=host, port=port, login_code=code, state_dir=state)
     await sandbox.start()
     try:
