@@ -99,6 +99,11 @@ class NaivePool:
             conn.last_used = time.monotonic()
             self.freed.notify()
 
+    def stats(self) -> dict[str, int]:
+        conns = [c for conns in self.pools.values() for c in conns]
+        active = sum(1 for c in conns if c.in_use)
+        return {"current_pool_size": len(conns), "current_active_connections": active}
+
     def sweep(self, now: float) -> int:
         closed = 0
         for conns in self.pools.values():
@@ -244,6 +249,34 @@ def c_naive(size: int) -> Callable[[], Awaitable[float]]:
     return run
 
 
+def e_stats(size: int, naive: bool) -> Callable[[], Awaitable[float]]:
+    """Reading the global stats: counters kept as things happen vs a scan of every list."""
+
+    async def run() -> float:
+        reads = 2_000
+        if naive:
+            npool = NaivePool()
+            for i in range(size):
+                conn = await npool.get_connection(f"+{i}")
+                await npool.return_connection(f"+{i}", conn)
+            started = time.perf_counter()
+            for _ in range(reads):
+                npool.stats()
+            return (time.perf_counter() - started) / reads * 1e6
+        pool = ConnectionPool(PoolConfig(max_total_connections=size), connector=connector)
+        for i in range(size):
+            conn = await pool.get_connection(f"+{i}")
+            await pool.return_connection(conn.phone, conn)
+        started = time.perf_counter()
+        for _ in range(reads):
+            pool.get_pool_stats()
+        elapsed = time.perf_counter() - started
+        await pool.terminate()
+        return elapsed / reads * 1e6
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -275,6 +308,13 @@ def main() -> None:
     rows.append(("", "tgfleet, 30,000 conns", f"{t30k:.2f}", f"{t30k / t300:.2f}x (≤2x)"))
     rows.append(("", "naive, 300 conns", f"{n300:.2f}", f"{n300 / t300:.0f}x tgfleet"))
     rows.append(("", "naive, 30,000 conns", f"{n30k:.2f}", f"{n30k / n300:.0f}x its 300"))
+
+    s300, s30k = median_of(r, e_stats(300, False)), median_of(r, e_stats(30_000, False))
+    ns300, ns30k = median_of(r, e_stats(300, True)), median_of(r, e_stats(30_000, True))
+    rows.append(("(e) get_pool_stats(), µs", "tgfleet, 300 conns", f"{s300:.2f}", "1.00x"))
+    rows.append(("", "tgfleet, 30,000 conns", f"{s30k:.2f}", f"{s30k / s300:.2f}x"))
+    rows.append(("", "naive, 300 conns", f"{ns300:.2f}", f"{ns300 / s300:.1f}x tgfleet"))
+    rows.append(("", "naive, 30,000 conns", f"{ns30k:.2f}", f"{ns30k / s30k:.0f}x tgfleet"))
 
     print(f"pool benchmark: median of {r} repeats, Python {__import__('sys').version.split()[0]}")
     print()

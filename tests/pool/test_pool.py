@@ -651,3 +651,87 @@ async def test_connections_snapshot(world: World, clock: FakeClock) -> None:
     assert info.age == 3 and info.use_count == 1
     await pool.return_connection("+1", conn)
     await pool.stop()
+
+
+# --- options and edges -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("order", "expected"), [("lru", "a"), ("mru", "b")])
+async def test_reuse_order(world: World, clock: FakeClock, order: str, expected: str) -> None:
+    pool = make_pool(world, clock, reuse_order=order)
+    pool.set_account("+1", authorizations=["a", "b"])
+    first = await pool.get_connection("+1")
+    second = await pool.get_connection("+1")
+    assert (first.authorization_id, second.authorization_id) == ("a", "b")
+    await pool.return_connection("+1", first)
+    clock.advance(0.1)
+    await pool.return_connection("+1", second)
+    conn = await pool.get_connection("+1")
+    assert conn.authorization_id == expected
+    await pool.return_connection("+1", conn)
+    await pool.stop()
+
+
+async def test_use_cache_false_always_checks(world: World, clock: FakeClock) -> None:
+    pool = make_pool(world, clock)
+    conn = await pool.get_connection("+1")
+    await pool.return_connection("+1", conn)
+    again = await pool.get_connection("+1", use_cache=False)
+    assert again is conn and world.clients[0].alive_checks == 1
+    await pool.return_connection("+1", again)
+    await pool.stop()
+
+
+async def test_waiters_fail_when_the_last_authorization_goes(
+    world: World, clock: FakeClock
+) -> None:
+    pool = make_pool(world, clock, acquire_timeout=None)
+    pool.set_account("+1", authorizations=["a"])
+    held = await pool.get_connection("+1")
+    waiter = asyncio.create_task(pool.get_connection("+1"))
+    await settle()
+    pool.set_account("+1", authorizations=[])
+    await pool.return_connection("+1", held)  # closes: its authorization is gone
+    with pytest.raises(NoAuthorizationAvailable):
+        await asyncio.wait_for(waiter, 1)
+    recount(pool)
+    await pool.stop()
+
+
+async def test_connect_failure_fails_waiters_that_nothing_else_could_serve(
+    world: World, clock: FakeClock
+) -> None:
+    pool = make_pool(world, clock, acquire_timeout=None, max_connections_per_account=1)
+    world.connect_delay = 0.01
+    world.fail_next = 1
+    first = asyncio.create_task(pool.get_connection("+1"))
+    await settle()
+    second = asyncio.create_task(pool.get_connection("+1"))
+    with pytest.raises(ConnectFailed):
+        await first
+    with pytest.raises(ConnectFailed, match="next try in"):
+        await asyncio.wait_for(second, 1)  # not left waiting forever behind a backoff
+    recount(pool)
+    await pool.stop()
+
+
+async def test_close_during_connect_closes_on_return(world: World, clock: FakeClock) -> None:
+    pool = make_pool(world, clock)
+    world.connect_delay = 0.01
+    task = asyncio.create_task(pool.get_connection("+1"))
+    await settle()
+    assert await pool.close_all_for_account("+1") == 1
+    conn = await task
+    assert conn.state is ConnectionState.ACTIVE  # the borrower still gets to use it
+    await pool.return_connection("+1", conn)
+    assert conn.state is ConnectionState.DISCONNECTED
+    await pool.stop()
+
+
+async def test_return_to_the_wrong_account_is_refused(world: World, clock: FakeClock) -> None:
+    pool = make_pool(world, clock)
+    conn = await pool.get_connection("+1")
+    with pytest.raises(ValueError, match="belongs to"):
+        await pool.return_connection("+2", conn)
+    await pool.return_connection("+1", conn)
+    await pool.stop()

@@ -330,6 +330,7 @@ class ConnectionPool:
             ):
                 self._counters.record_wait(0.0)
                 return entry, grant, True
+            return entry, grant, False
         return entry, grant, False
 
     async def _acquire_slow(
@@ -586,11 +587,21 @@ class ConnectionPool:
         """Lend an idle connection, or reserve a slot for a new one, or None."""
         if entry.idle:
             _, conn = entry.idle.popitem(last=not self._lru)
-            self._idle_lru.pop(conn.serial, None)
+            serial = conn.serial
+            self._idle_lru.pop(serial, None)
             counters = self._counters
             counters.idle -= 1
             counters.total_reused += 1
-            self._lend(entry, conn, now, borrower)
+            if self._leak_threshold is None:  # _lend, inlined: this is the hot path
+                conn.state = ACTIVE
+                conn.generation += 1
+                conn.use_count += 1
+                conn.borrower = borrower
+                conn.borrowed_at = now
+                entry.active[serial] = conn
+                counters.active += 1
+            else:
+                self._lend(entry, conn, now, borrower)
             if self._callback is not None:
                 self._emit("reused", entry.phone, conn.authorization_id, "borrowed")
             return conn
