@@ -735,3 +735,19 @@ async def test_return_to_the_wrong_account_is_refused(world: World, clock: FakeC
         await pool.return_connection("+2", conn)
     await pool.return_connection("+1", conn)
     await pool.stop()
+
+
+async def test_a_thousand_waiters_time_out_together_and_leave_clean_books(
+    world: World, clock: FakeClock
+) -> None:
+    pool = make_pool(world, clock, acquire_timeout=0.05)
+    held = await pool.get_connection("+1")
+    waiters = [asyncio.create_task(pool.get_connection("+1")) for _ in range(1000)]
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, PoolTimeout) for r in results)
+    stats = pool.get_pool_stats()
+    assert stats["waiting"] == 0 and stats["timeouts"] == 1000
+    recount(pool)
+    await pool.return_connection("+1", held)
+    assert (await pool.get_connection("+1")) is held
+    await pool.terminate()
