@@ -269,7 +269,7 @@ class ConnectionPool:
         """
         if conn.phone != phone:
             raise ValueError(f"connection {conn!r} belongs to {conn.phone}, not {phone}")
-        self._release(conn, None, keep_alive=keep_alive, failure=None)
+        self._release(conn, None, keep_alive, None)
 
     async def close_connection(self, phone: str, conn: PooledConnection) -> None:
         """Close one connection now, borrowed or not; its borrower's return then does nothing."""
@@ -528,7 +528,7 @@ class ConnectionPool:
             self._release_reservation(entry, grant)
         elif grant.state is ACTIVE:
             grant.use_count -= 1
-            self._release(grant, grant.generation, keep_alive=True, failure=None, quiet=True)
+            self._release(grant, grant.generation, True, None, True)
 
     async def _fill(
         self,
@@ -696,7 +696,7 @@ class ConnectionPool:
             raise PoolClosed(f"account {entry.phone}: the pool stopped while connecting")
         self._lend(entry, conn, now, lend_to)
         if not lend:
-            self._release(conn, conn.generation, keep_alive=True, failure=None, quiet=True)
+            self._release(conn, conn.generation, True, None, True)
         self._after_count_change()
         return conn
 
@@ -746,7 +746,6 @@ class ConnectionPool:
         self,
         conn: PooledConnection,
         generation: int | None,
-        *,
         keep_alive: bool,
         failure: BaseException | None,
         quiet: bool = False,
@@ -795,9 +794,10 @@ class ConnectionPool:
     def _hand_over(self, entry: AccountEntry, conn: PooledConnection, now: float) -> bool:
         """Lend a returned connection straight to the first waiter (FIFO, no idle detour)."""
         waiters = entry.waiters
+        counters = self._counters
         while waiters:
             fut = waiters.popleft()
-            self._counters.waiting -= 1
+            counters.waiting -= 1
             if fut.done():
                 continue  # cancelled; its owner's cleanup finds it gone
             conn.last_used = now
@@ -805,7 +805,7 @@ class ConnectionPool:
             conn.use_count += 1
             conn.borrower = None
             conn.borrowed_at = now
-            self._counters.total_reused += 1
+            counters.total_reused += 1
             if self._leak_threshold is not None:
                 conn.leak_reported = False
                 heapq.heappush(
@@ -1198,5 +1198,5 @@ class Lease:
         conn = self._conn
         if conn is not None:
             self._conn = None
-            self._pool._release(conn, self._generation, keep_alive=True, failure=exc)
+            self._pool._release(conn, self._generation, True, exc)
         return _DONE
