@@ -98,6 +98,8 @@ class ConnectionPool:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the sweeper and the keep_online / min_idle connections. Borrowing works
+        before ``start()`` too; only the background work waits for it."""
         if self._phase != "new":
             raise PoolError(f"the pool cannot start: it is {self._phase}")
         self._phase = "running"
@@ -368,6 +370,8 @@ class ConnectionPool:
                         raise self._timeout_error(entry, loop.time() - started)
                     if grant.state is ACTIVE:
                         grant.borrower = borrower
+                        if self._leak_threshold is not None:  # handed over: our stack
+                            grant.borrower_stack = "".join(traceback.format_stack(limit=16))
                 if grant.state is CONNECTING:
                     if connector is None:
                         self._release_reservation(entry, grant)
