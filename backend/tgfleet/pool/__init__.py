@@ -6,7 +6,8 @@ from tgfleet.pool.client import Connector, PoolClient
 from tgfleet.pool.config import PoolConfig
 from tgfleet.pool.connection import ConnectionInfo, ConnectionState, PooledConnection
 from tgfleet.pool.events import EventCallback, PoolEvent
-from tgfleet.pool.pool import ConnectionPool, Lease
+from tgfleet.pool.lease import Lease
+from tgfleet.pool.pool import ConnectionPool
 from tgfleet.pool.registry import get_connection_pool, init_connection_pool
 
 __all__ = [

@@ -20,9 +20,9 @@ import random
 import time
 import traceback
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
-from types import MappingProxyType, TracebackType
-from typing import Any, Literal, cast
+from collections.abc import Callable, Coroutine, Iterable
+from types import MappingProxyType
+from typing import Any, Literal
 
 from tgfleet.errors import (
     ConnectFailed,
@@ -36,7 +36,9 @@ from tgfleet.pool.account import AccountEntry, Grant
 from tgfleet.pool.client import Connector, PoolClient
 from tgfleet.pool.config import PoolConfig
 from tgfleet.pool.connection import ConnectionInfo, ConnectionState, PooledConnection
+from tgfleet.pool.deadlines import WaiterDeadlines
 from tgfleet.pool.events import EventCallback, EventKind, PoolEvent
+from tgfleet.pool.lease import Lease
 from tgfleet.pool.stats import PoolCounters
 
 log = logging.getLogger(__name__)
@@ -85,13 +87,7 @@ class ConnectionPool:
         self._open = True  # False once stop() began; read on every acquire
         self._skip_window = self.config.liveness_skip_window
         self._leak_threshold = self.config.leak_detection_threshold
-        self._deadline_queue: deque[tuple[float, asyncio.Future[Grant | None], AccountEntry]]
-        self._deadline_queue = deque()
-        self._deadline_heap: list[tuple[float, int, asyncio.Future[Grant | None], AccountEntry]]
-        self._deadline_heap = []
-        self._deadline_seq = 0
-        self._deadline_timer: asyncio.TimerHandle | None = None
-        self._deadline_timer_at = float("inf")
+        self._deadlines: WaiterDeadlines[Grant | None] = WaiterDeadlines(self._expire_waiters)
         self._drained: asyncio.Event | None = None
         self._borrowed_gone: asyncio.Event | None = None
 
@@ -152,12 +148,7 @@ class ConnectionPool:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
-            if self._deadline_timer is not None:
-                self._deadline_timer.cancel()
-                self._deadline_timer = None
-            self._deadline_timer_at = float("inf")
-            self._deadline_queue.clear()
-            self._deadline_heap.clear()
+            self._deadlines.clear()
             self._phase = "stopped"
             self._drained.set()
 
@@ -360,7 +351,7 @@ class ConnectionPool:
                     entry.waiters.append(fut)
                     self._counters.waiting += 1
                     if deadline is not None:
-                        self._arm_deadline(deadline, fut, entry)
+                        self._deadlines.arm(deadline, fut, entry, self._counters.waiting)
                     try:
                         grant = await fut
                     except BaseException:
@@ -454,54 +445,13 @@ class ConnectionPool:
         elif not fut.done() or fut.cancelled():
             self._drop_waiter(entry, fut)
 
-    def _arm_deadline(
-        self, deadline: float, fut: asyncio.Future[Grant | None], entry: AccountEntry
-    ) -> None:
-        """One timer for all waiters (at the earliest deadline), not one per waiter.
-
-        Deadlines are ``now + acquire_timeout``, so they mostly arrive in order: those go on
-        a deque (O(1)); the rare earlier one (a borrower queueing again after a failed
-        check) goes on a heap. Entries of served waiters are dropped lazily.
-        """
-        ordered = self._deadline_queue
-        if len(ordered) + len(self._deadline_heap) > 64 + 4 * self._counters.waiting:
-            self._compact_deadlines()
-        if not ordered or ordered[-1][0] <= deadline:
-            ordered.append((deadline, fut, entry))
-        else:
-            self._deadline_seq += 1
-            heapq.heappush(self._deadline_heap, (deadline, self._deadline_seq, fut, entry))
-        if deadline < self._deadline_timer_at:
-            if self._deadline_timer is not None:
-                self._deadline_timer.cancel()
-            self._deadline_timer_at = deadline
-            self._deadline_timer = asyncio.get_running_loop().call_at(
-                deadline, self._expire_waiters
-            )
-
-    def _compact_deadlines(self) -> None:
-        self._deadline_queue = deque(i for i in self._deadline_queue if not i[1].done())
-        self._deadline_heap = [i for i in self._deadline_heap if not i[2].done()]
-        heapq.heapify(self._deadline_heap)
-
-    def _expire_waiters(self) -> None:
-        self._deadline_timer = None
-        self._deadline_timer_at = float("inf")
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        expired: list[tuple[asyncio.Future[Grant | None], AccountEntry]] = []
-        ordered, heap = self._deadline_queue, self._deadline_heap
-        while ordered and ordered[0][0] <= now:
-            _, fut, entry = ordered.popleft()
-            expired.append((fut, entry))
-        while heap and heap[0][0] <= now:
-            _, _, fut, entry = heapq.heappop(heap)
-            expired.append((fut, entry))
+    def _expire_waiters(self, expired: list[tuple[asyncio.Future[Grant | None], object]]) -> None:
+        """Deadlines passed: wake those waiters with None ("your deadline passed")."""
         touched: dict[str, AccountEntry] = {}
-        for fut, entry in expired:
-            if not fut.done():
-                fut.set_result(None)  # None: "your deadline passed"
-                touched[entry.phone] = entry
+        for fut, tag in expired:
+            assert isinstance(tag, AccountEntry)
+            fut.set_result(None)
+            touched[tag.phone] = tag
         for entry in touched.values():
             # One pass per account, not one deque.remove() per waiter: a thousand waiters
             # timing out together must not cost a million steps.
@@ -509,14 +459,6 @@ class ConnectionPool:
             entry.waiters = deque(f for f in entry.waiters if not f.done())
             self._counters.waiting -= before - len(entry.waiters)
             self._dispatch(entry)  # a deadline may have freed the head of the queue
-        while ordered and ordered[0][1].done():
-            ordered.popleft()
-        while heap and heap[0][2].done():
-            heapq.heappop(heap)
-        nxt = min(ordered[0][0] if ordered else float("inf"), heap[0][0] if heap else float("inf"))
-        if nxt != float("inf"):
-            self._deadline_timer_at = nxt
-            self._deadline_timer = loop.call_at(nxt, self._expire_waiters)
 
     def _drop_waiter(self, entry: AccountEntry, fut: asyncio.Future[Grant | None]) -> None:
         try:
@@ -1141,66 +1083,6 @@ class ConnectionPool:
         )
 
 
-class _Done:
-    """An awaitable that is already finished: ``__aexit__`` has nothing left to wait for."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        # An empty iterator: ``await`` finishes at once without creating a coroutine.
-        return cast("Generator[Any, None, None]", iter(()))
-
-
-_DONE = _Done()
-
-
 def _copier(error: PoolError) -> Callable[[str], BaseException]:
     # One instance per waiter, so that their tracebacks do not mix.
     return lambda _phone: error.__class__(str(error))
-
-
-class Lease:
-    """The context manager behind ``pool.acquire(phone)``."""
-
-    __slots__ = ("_borrower", "_conn", "_create", "_generation", "_phone", "_pool", "_use_cache")
-
-    def __init__(
-        self,
-        pool: ConnectionPool,
-        phone: str,
-        create_func: Connector | None,
-        use_cache: bool,
-        borrower: str | None,
-    ) -> None:
-        self._pool = pool
-        self._phone = phone
-        self._create = create_func
-        self._use_cache = use_cache
-        self._borrower = borrower
-        self._conn: PooledConnection | None = None
-        self._generation = 0
-
-    async def __aenter__(self) -> PooledConnection:
-        pool = self._pool
-        entry, conn, ready = pool._begin(self._phone, self._use_cache, self._borrower)
-        if not ready or conn is None:
-            conn = await pool._acquire_slow(
-                entry, conn, self._create, self._use_cache, self._borrower
-            )
-        self._conn = conn
-        self._generation = conn.generation
-        return conn
-
-    def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Awaitable[None]:
-        # Synchronous, before anything is awaited: a cancellation cannot interrupt the release
-        # (what asyncpg gets from shielding its release).
-        conn = self._conn
-        if conn is not None:
-            self._conn = None
-            self._pool._release(conn, self._generation, True, exc)
-        return _DONE
