@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 
@@ -187,7 +188,7 @@ async def test_4_deadline_covers_connecting_and_names_the_problem(
     assert loop.time() - started < 1
     message = str(raised.value)
     assert "account +15550001" in message and "pool.acquire_timeout" in message
-    assert "waited 0.1 s" in message or "waited 0.0 s" in message
+    assert re.search(r"waited \d+\.\d s", message)
     recount(pool)
     assert pool.get_pool_stats()["connecting"] == 0
     assert pool.get_pool_stats()["timeouts"] == 1
