@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from tgfleet.pool.client import Connector
 from tgfleet.pool.connection import PooledConnection
@@ -13,17 +13,19 @@ if TYPE_CHECKING:
     from tgfleet.pool.pool import ConnectionPool
 
 
-class _Done:
-    """An awaitable that is already finished: ``__aexit__`` has nothing left to wait for."""
+class _Done(tuple[()]):
+    """An awaitable that is already finished. Its ``__await__`` is C code (an empty tuple's
+    iterator), so ``__aexit__`` costs no coroutine and no Python frame."""
 
     __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        # An empty iterator: ``await`` finishes at once without creating a coroutine.
-        return cast("Generator[Any, None, None]", iter(()))
+    __await__ = tuple.__iter__
 
 
-_DONE = _Done()
+_DONE = cast("Awaitable[None]", _Done())
+
+
+async def _ready(conn: PooledConnection) -> PooledConnection:
+    return conn
 
 
 class Lease:
@@ -47,16 +49,22 @@ class Lease:
         self._conn: PooledConnection | None = None
         self._generation = 0
 
-    async def __aenter__(self) -> PooledConnection:
+    def __aenter__(self) -> Awaitable[PooledConnection]:
+        # Not a coroutine itself: the common case (an idle connection used a moment ago) is
+        # decided here and handed back through the cheapest awaitable there is (a trivial
+        # coroutine: cheaper than a finished Future); otherwise the slow path's coroutine is
+        # returned as is, one frame shallower, and it binds the lease itself.
         pool = self._pool
         entry, conn, ready = pool._begin(self._phone, self._use_cache, self._borrower)
-        if not ready or conn is None:
-            conn = await pool._acquire_slow(
-                entry, conn, self._create, self._use_cache, self._borrower
-            )
+        if ready and conn is not None:
+            self._conn = conn
+            self._generation = conn.generation
+            return _ready(conn)
+        return pool._acquire_slow(entry, conn, self._create, self._use_cache, self._borrower, self)
+
+    def _bind(self, conn: PooledConnection) -> None:
         self._conn = conn
         self._generation = conn.generation
-        return conn
 
     def __aexit__(
         self,

@@ -333,6 +333,7 @@ class ConnectionPool:
         create_func: Connector | None,
         use_cache: bool,
         borrower: str | None,
+        lease: Lease | None = None,
     ) -> PooledConnection:
         """Wait, connect or check, all under one deadline (DESIGN guarantee 4)."""
         connector = create_func or self._connector
@@ -386,6 +387,8 @@ class ConnectionPool:
                                 conn = None
                 if conn is not None:
                     self._counters.record_wait(loop.time() - started)
+                    if lease is not None:
+                        lease._bind(conn)
                     return conn
                 grant = None
                 if not entry.waiters:
