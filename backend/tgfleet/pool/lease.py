@@ -62,10 +62,6 @@ class Lease:
             return _ready(conn)
         return pool._acquire_slow(entry, conn, self._create, self._use_cache, self._borrower, self)
 
-    def _bind(self, conn: PooledConnection) -> None:
-        self._conn = conn
-        self._generation = conn.generation
-
     def __aexit__(
         self,
         exc_type: type[BaseException] | None,

@@ -348,7 +348,8 @@ class ConnectionPool:
                         self._refuse_hopeless(entry)
                     # Queue up. No dispatch here: we just found nothing to take (or others
                     # queued first) and nothing changed since; a release or close serves us.
-                    fut: asyncio.Future[Grant | None] = loop.create_future()
+                    # (asyncio.Future directly: loop.create_future() is a Python-level call)
+                    fut: asyncio.Future[Grant | None] = asyncio.Future(loop=loop)
                     entry.waiters.append(fut)
                     self._counters.waiting += 1
                     if deadline is not None:
@@ -388,7 +389,8 @@ class ConnectionPool:
                 if conn is not None:
                     self._counters.record_wait(loop.time() - started)
                     if lease is not None:
-                        lease._bind(conn)
+                        lease._conn = conn
+                        lease._generation = conn.generation
                     return conn
                 grant = None
                 if not entry.waiters:
