@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ class PooledConnection:
     pinned: bool = False  # the keep_online connection: exempt from idle sweep and eviction
     leak_reported: bool = False
     borrower_stack: str | None = None  # kept only when leak detection is on
+    # A finished future whose result is this record: ``async with pool.acquire()`` hands an
+    # idle connection out through it, so the common case allocates nothing (set on connect).
+    ready: asyncio.Future[PooledConnection] | None = None
     serial: int = field(default_factory=lambda: next(_serials))
 
     @property

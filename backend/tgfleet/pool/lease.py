@@ -51,15 +51,17 @@ class Lease:
 
     def __aenter__(self) -> Awaitable[PooledConnection]:
         # Not a coroutine itself: the common case (an idle connection used a moment ago) is
-        # decided here and handed back through the cheapest awaitable there is (a trivial
-        # coroutine: cheaper than a finished Future); otherwise the slow path's coroutine is
-        # returned as is, one frame shallower, and it binds the lease itself.
+        # decided here and handed back through the connection's own finished future (made
+        # once at connect: awaiting it runs no Python code and allocates nothing); otherwise
+        # the slow path's coroutine is returned as is, one frame shallower, and it binds the
+        # lease itself.
         pool = self._pool
         entry, conn, ready = pool._begin(self._phone, self._use_cache, self._borrower)
         if ready and conn is not None:
             self._conn = conn
             self._generation = conn.generation
-            return _ready(conn)
+            finished = conn.ready
+            return finished if finished is not None else _ready(conn)
         return pool._acquire_slow(entry, conn, self._create, self._use_cache, self._borrower, self)
 
     def __aexit__(

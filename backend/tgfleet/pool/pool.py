@@ -624,6 +624,9 @@ class ConnectionPool:
         """A reservation got its client: lend it, or (for a top-up) put it idle."""
         now = self._clock()
         conn.client = client
+        ready: asyncio.Future[PooledConnection] = asyncio.Future()
+        ready.set_result(conn)
+        conn.ready = ready
         entry.connecting -= 1
         self._counters.connecting -= 1
         entry.connect_failures = 0
