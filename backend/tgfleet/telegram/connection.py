@@ -1,0 +1,125 @@
+"""A Kurigram client shaped for the pool: connect, disconnect, a cheap liveness check.
+
+Kurigram's ``Client.connect()`` does not raise when the server is unreachable: its session
+schedules a restart in the background and returns. A pool must not count that as connected,
+so ``connect()`` proves the authorization with one authorized call (``updates.getState``,
+which the update machinery needs anyway) under a deadline, and on any failure stops the
+client's background restarts before raising: a dead proxy or a revoked key must never turn
+into a reconnect loop that nobody owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pyrogram import Client, raw
+from pyrogram import errors as tg
+from pyrogram.session.session import SessionState
+
+from tgfleet.errors import AuthorizationRevoked, ConnectFailed, TgfleetError
+from tgfleet.telegram.errors import translate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class TelegramConnection:
+    """One live client of one authorization; the object the pool holds."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        account: str,
+        authorization_id: int,
+        receive_updates: bool = False,
+        connect_timeout: float = 15.0,
+        on_ready: Callable[[Client], Awaitable[None]] | None = None,
+    ) -> None:
+        self.client = client
+        self.account = account
+        self.authorization_id = authorization_id
+        self.receive_updates = receive_updates
+        self._connect_timeout = connect_timeout
+        self._on_ready = on_ready
+        self.user_id: int | None = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self.client.is_connected else "disconnected"
+        return f"<TelegramConnection {self.account} auth={self.authorization_id} {state}>"
+
+    async def connect(self) -> None:
+        try:
+            await asyncio.wait_for(self._connect(), self._connect_timeout)
+        except BaseException as exc:
+            await self._stop_quietly()
+            if isinstance(exc, TgfleetError | asyncio.CancelledError):
+                raise
+            if isinstance(exc, TimeoutError):
+                raise ConnectFailed(
+                    f"account {self.account}: no answer from Telegram within "
+                    f"{self._connect_timeout:.0f} s (server or proxy unreachable?)"
+                ) from None
+            if isinstance(exc, OSError | ConnectionError):
+                raise ConnectFailed(f"account {self.account}: cannot connect: {exc}") from None
+            raise translate(exc, phone=self.account, method="connect") from None
+
+    async def _connect(self) -> None:
+        authorized = await self.client.connect()
+        if not authorized:
+            raise AuthorizationRevoked(
+                f"account {self.account}: authorization {self.authorization_id} has no user "
+                "(never completed a login)",
+                code=401,
+                name="AUTH_KEY_UNREGISTERED",
+            )
+        # The first authorized call proves the key is alive and that the server answers.
+        await self.client.invoke(raw.functions.updates.GetState())
+        if self.receive_updates:
+            await self.client.initialize()
+        if self._on_ready is not None:
+            await self._on_ready(self.client)
+
+    async def disconnect(self) -> None:
+        await self._stop_quietly()
+
+    async def _stop_quietly(self) -> None:
+        client = self.client
+        try:
+            if client.is_initialized:
+                await client.terminate()
+            if client.is_connected:
+                await client.disconnect()
+            elif client.session is not None:
+                # connect() may have left a session restarting in the background
+                await client.session.stop()
+        except Exception as exc:  # closing must not fail the caller
+            log.debug("closing %r: %s", self, exc)
+
+    async def is_alive(self) -> bool:
+        """Cheap: no network round trip; the session's own pings detect a dead socket."""
+        session = self.client.session
+        return bool(
+            self.client.is_connected
+            and session is not None
+            and session.state is SessionState.STARTED
+        )
+
+    async def call(self, fn: Callable[[Client], Awaitable[T]], *, method: str = "") -> T:
+        """Run ``fn(client)`` with Kurigram's errors translated to tgfleet's."""
+        try:
+            return await fn(self.client)
+        except tg.RPCError as exc:
+            raise translate(exc, phone=self.account, method=method) from None
+
+    async def invoke(self, query: Any, *, timeout: float | None = None) -> Any:
+        method = getattr(query, "QUALNAME", type(query).__name__)
+        try:
+            if timeout is None:
+                return await self.client.invoke(query)
+            return await asyncio.wait_for(self.client.invoke(query), timeout)
+        except tg.RPCError as exc:
+            raise translate(exc, phone=self.account, method=method) from None
