@@ -314,8 +314,9 @@ def main() -> None:
     r = args.repeats
     rows: list[tuple[str, str, str, str]] = []
 
+    # (a) and (b) are short: three times the rounds, to steady them on a shared machine.
     (qa, ta, sa, na), (_, rta, rsa, rna) = interleaved(
-        r, [a_queue, a_tgfleet, a_tgfleet_seed_calls, a_naive]
+        3 * r, [a_queue, a_tgfleet, a_tgfleet_seed_calls, a_naive]
     )
     rows.append(("(a) acquire+return, µs/cycle", "asyncio.Queue pool", f"{qa:.2f}", "1.00x"))
     rows.append(("", "tgfleet `async with acquire`", f"{ta:.2f}", f"{rta:.2f}x (target ≤1.5x)"))
@@ -323,7 +324,7 @@ def main() -> None:
     rows.append(("", "naive dict-of-lists", f"{na:.2f}", f"{rna:.2f}x"))
 
     (sb, tb, tsb, nb), (_, rtb, rtsb, rnb) = interleaved(
-        r, [b_semaphore, b_tgfleet, b_tgfleet_seed_calls, b_naive]
+        3 * r, [b_semaphore, b_tgfleet, b_tgfleet_seed_calls, b_naive]
     )
     rows.append(
         ("(b) 1,000 tasks / 3 conns, tasks/s", "asyncio.Semaphore(3)", f"{sb:,.0f}", "1.00x")
@@ -350,7 +351,8 @@ def main() -> None:
 
     version = sys.version.split()[0]
     print(
-        f"pool benchmark: {r} interleaved rounds, medians and median per-round ratios, "
+        f"pool benchmark: {3 * r} interleaved rounds for (a) and (b), {r} for (c) and (e); "
+        "medians and median per-round ratios, "
         f"Python {version}"
     )
     print()
