@@ -40,6 +40,8 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     command = next(
-        line.strip() for line in ci.splitlines() if line.strip() and not line.startswith(("#", "set", "cd"))
+        line.strip()
+        for line in ci.splitlines()
+        if line.strip() and not line.startswith(("#", "set", "cd"))
     )
     assert f"\n{command}" in readme, f"README does not show the CI command {command!r}"

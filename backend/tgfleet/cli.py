@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -64,7 +65,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     from tgfleet.sandbox import serve_sandbox
 
     configure_logging("INFO")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve_sandbox(
                 host=args.host,
@@ -74,8 +75,6 @@ def _sandbox(args: argparse.Namespace) -> int:
                 seed_file=args.seed,
             )
         )
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -11,7 +11,9 @@ from tgfleet.telegram.proxy import effective_proxy, fleet_default_proxy, parse_p
 
 def test_socks5_with_credentials() -> None:
     proxy = parse_proxy("socks5://alice:s3cret@127.0.0.1:1080")
-    assert proxy == SOCKS5Proxy(hostname="127.0.0.1", port=1080, username="alice", password="s3cret")
+    assert proxy == SOCKS5Proxy(
+        hostname="127.0.0.1", port=1080, username="alice", password="s3cret"
+    )
 
 
 def test_http_and_mtproxy_links() -> None:

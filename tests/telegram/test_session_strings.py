@@ -28,12 +28,22 @@ def test_current_pyrogram_layout() -> None:
 @pytest.mark.parametrize("layout", [">B?256sQ?", ">B?256sI?"])
 def test_older_pyrogram_layouts(layout: str) -> None:
     imported = parse_session_string(_pyrogram_string(layout, 4, False, KEY, 42, True))
-    assert (imported.dc_id, imported.api_id, imported.user_id, imported.is_bot) == (4, None, 42, True)
+    assert (imported.dc_id, imported.api_id, imported.user_id, imported.is_bot) == (
+        4,
+        None,
+        42,
+        True,
+    )
 
 
 def test_telethon_ipv4_and_ipv6() -> None:
     v4 = parse_session_string(telethon_string(2, "149.154.167.51", 443, KEY))
-    assert (v4.source, v4.dc_id, v4.server_address, v4.port) == ("telethon", 2, "149.154.167.51", 443)
+    assert (v4.source, v4.dc_id, v4.server_address, v4.port) == (
+        "telethon",
+        2,
+        "149.154.167.51",
+        443,
+    )
     assert v4.auth_key == KEY and v4.user_id is None
     v6 = parse_session_string(telethon_string(1, "2001:b28:f23d:f001::a", 443, KEY))
     assert v6.server_address == "2001:b28:f23d:f001::a"
@@ -41,7 +51,7 @@ def test_telethon_ipv4_and_ipv6() -> None:
 
 @pytest.mark.parametrize("text", ["", "not a session", "1" + "A" * 352, "QUJD"])
 def test_garbage_is_refused_with_the_field_named(text: str) -> None:
-    with pytest.raises(InvalidInput, match="^session_string: "):
+    with pytest.raises(InvalidInput, match=r"^session_string: "):
         parse_session_string(text)
 
 

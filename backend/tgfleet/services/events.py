@@ -26,7 +26,13 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "at": self.at, "account": self.account, **self.data}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "at": self.at,
+            "account": self.account,
+            **self.data,
+        }
 
 
 class Subscription:

@@ -38,7 +38,7 @@ class TelegramTarget:
     endpoint: ServerEndpoint | None = None  # None: Telegram's production servers
     sleep_threshold: int = 0
     default_proxy: str | None = None
-    default_device: DeviceParams = DeviceParams()
+    default_device: DeviceParams = field(default_factory=DeviceParams)
     protocol_factory: type[TCP] | None = None
 
     def __post_init__(self) -> None:

@@ -20,7 +20,9 @@ from tgfleet.errors import InvalidInput
 
 FALLBACK_VARIABLES = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy")
 _SECRET_QUERY = re.compile(r"(?i)((?:secret|pass)=)[^&]*")
-SUPPORTED = "socks5://[user:pass@]host:port, socks4://..., http://..., or tg://proxy?server=&port=&secret="
+SUPPORTED = (
+    "socks5://[user:pass@]host:port, socks4://..., http://..., or tg://proxy?server=&port=&secret="
+)
 
 
 def parse_proxy(url: str, *, field: str = "proxy") -> Proxy:
