@@ -176,9 +176,10 @@ class LoginService:
             await client.connect()
             sent = await client.send_code(key)
         except BaseException as exc:
+            error = self._translate(exc, key)
             await self._close(flow)
-            await self._record(flow, "send_code", LoginResult.FAILED, exc)
-            raise self._translate(exc, key) from None
+            await self._record(flow, "send_code", LoginResult.FAILED, error)
+            raise error from None
         flow.phone_code_hash = sent.phone_code_hash
         flow.code_type = getattr(sent.type, "name", str(sent.type)).lower()
         self._flows[flow.id] = flow
@@ -230,7 +231,7 @@ class LoginService:
     ) -> Completed:
         token = token.strip()
         bot_id, _, secret = token.partition(":")
-        if not bot_id.isdigit() or len(secret) < 20:
+        if not bot_id.isdigit() or not secret.replace("_", "").replace("-", "").isalnum():
             raise InvalidInput("token: expected '<bot id>:<secret>' as given by @BotFather")
         key = f"bot:{bot_id}"
         if await self._store.accounts.find_by_key(key) is not None:
@@ -248,9 +249,10 @@ class LoginService:
             await flow.client.connect()
             await flow.client.sign_in_bot(token)
         except BaseException as exc:
+            error = self._translate(exc, key)
             await self._close(flow)
-            await self._record(flow, "bot_token", LoginResult.FAILED, exc)
-            raise self._translate(exc, key) from None
+            await self._record(flow, "bot_token", LoginResult.FAILED, error)
+            raise error from None
         return await self._complete(flow)
 
     async def cancel(self, flow_id: str) -> None:

@@ -41,11 +41,13 @@ class TelegramTarget:
     default_device: DeviceParams = field(default_factory=DeviceParams)
     protocol_factory: type[TCP] | None = None
 
-    def __post_init__(self) -> None:
+    def require_credentials(self) -> None:
+        """A login names an application (DESIGN fact 9); the daemon starts without one, so
+        operators can look around, and the first login says what is missing."""
         if self.endpoint is None and not (self.api_id and self.api_hash):
             raise ConfigError(
-                "telegram.api_id and telegram.api_hash are required to reach Telegram's production "
-                "servers (get them at my.telegram.org), or run with --sandbox"
+                "telegram.api_id and telegram.api_hash are required to log in on Telegram's "
+                "production servers (get them at my.telegram.org), or run with --sandbox"
             )
 
 
@@ -104,6 +106,8 @@ class ClientFactory:
         proxy_url: str | None = None,
     ) -> Client:
         """A client with no auth key yet: connecting it creates one; a login binds a user."""
+        if account is None or not (account.api_id and account.api_hash):
+            self._target.require_credentials()
         api_id, api_hash = self.credentials(account)
         endpoint = self._target.endpoint
         record = (
