@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from tgfleet.errors import TgfleetError
+from tgfleet.telegram.connection import TelegramConnection
 
 if TYPE_CHECKING:
     from tgfleet.runtime import Runtime
@@ -52,7 +53,9 @@ async def seed_demo_fleet(runtime: Runtime) -> bool:
     await runtime.logins.login_bot(token, label=label)
     for phone, peer, text in DEMO_CHAT:
         async with runtime.pool.acquire(phone) as conn:
-            await conn.client.call(lambda c, p=peer, t=text: c.send_message(p, t))
+            client = conn.client
+            assert isinstance(client, TelegramConnection)
+            await client.call(lambda c, p=peer, t=text: c.send_message(p, t))
     log.info(
         "demo fleet ready: %d users and 1 bot on the sandbox (login code %s)",
         len(DEMO_USERS),

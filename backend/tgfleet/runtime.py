@@ -105,7 +105,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 )
             )
             # A demo operator cannot answer Telegram's sign-up prompt for a brand-new number.
-            sandbox.world.auto_sign_up = True
+            world: Any = sandbox.world
+            world.auto_sign_up = True
             log.info(
                 "embedded Telegram sandbox on %s:%s (login code %s for every phone)",
                 sandbox.host,
