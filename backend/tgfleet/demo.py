@@ -9,7 +9,10 @@ accounts is left as it is.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
+
+from pyrogram import Client
 
 from tgfleet.errors import TgfleetError
 from tgfleet.telegram.connection import TelegramConnection
@@ -31,6 +34,10 @@ DEMO_CHAT = (
     ("+15550000002", "demo_alice", "Going out at noon, as usual."),
     ("+15550000003", "demo_alice", "Alice, can you forward me the outreach list?"),
 )
+
+
+async def _send(client: Client, *, peer: str, text: str) -> None:
+    await client.send_message(peer, text)
 
 
 async def seed_demo_fleet(runtime: Runtime) -> bool:
@@ -55,7 +62,7 @@ async def seed_demo_fleet(runtime: Runtime) -> bool:
         async with runtime.pool.acquire(phone) as conn:
             client = conn.client
             assert isinstance(client, TelegramConnection)
-            await client.call(lambda c, p=peer, t=text: c.send_message(p, t))
+            await client.call(partial(_send, peer=peer, text=text), method="messages.sendMessage")
     log.info(
         "demo fleet ready: %d users and 1 bot on the sandbox (login code %s)",
         len(DEMO_USERS),
