@@ -1,0 +1,133 @@
+"""What an operator asks an account to do, each through a pooled connection.
+
+Every action goes the same way: the flood gate is checked first (a flooded account is not even
+dialled, DESIGN fact 4), a connection is borrowed with ``async with pool.acquire(phone)``, the
+call runs with Kurigram's errors translated, and any failure is shown to the fleet
+(``fleet.on_error``) before it is raised, so a 401 revokes the authorization and a FLOOD_WAIT
+gates the account whoever made the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pyrogram import Client
+
+from tgfleet.errors import TgfleetError
+from tgfleet.pool.pool import ConnectionPool
+from tgfleet.services.fleet import Fleet
+from tgfleet.telegram.connection import TelegramConnection
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Me:
+    id: int
+    first_name: str
+    username: str | None
+    phone: str | None
+    is_bot: bool
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    chat_id: int
+    message_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DialogInfo:
+    chat_id: int
+    title: str
+    unread: int
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    chat_id: int
+    message_id: int
+    sender_id: int | None
+    text: str
+    outgoing: bool
+
+
+class Actions:
+    def __init__(self, pool: ConnectionPool, fleet: Fleet) -> None:
+        self._pool = pool
+        self._fleet = fleet
+
+    async def run(self, phone: str, fn: Callable[[Client], Awaitable[T]], *, method: str) -> T:
+        """Run ``fn`` on a pooled client of ``phone``; errors reach the fleet, then the caller."""
+        self._fleet.gate.check(phone)
+        try:
+            async with self._pool.acquire(phone) as pooled:
+                conn = pooled.client
+                assert isinstance(conn, TelegramConnection)
+                try:
+                    return await conn.call(fn, method=method)
+                except TgfleetError as exc:
+                    await self._fleet.on_error(phone, exc, authorization_id=conn.authorization_id)
+                    raise
+        except TgfleetError:
+            raise
+        except OSError as exc:
+            await self._fleet.on_error(phone, exc)
+            raise
+
+    async def get_me(self, phone: str) -> Me:
+        user = await self.run(phone, lambda c: c.get_me(), method="users.getUsers")
+        return Me(
+            id=int(user.id),
+            first_name=user.first_name or "",
+            username=user.username,
+            phone=user.phone_number,
+            is_bot=bool(user.is_bot),
+        )
+
+    async def send_message(self, phone: str, chat: int | str, text: str) -> SentMessage:
+        message = await self.run(
+            phone, lambda c: c.send_message(chat, text), method="messages.sendMessage"
+        )
+        return SentMessage(int(message.chat.id), int(message.id), message.text or "")
+
+    async def dialogs(self, phone: str, limit: int = 50) -> list[DialogInfo]:
+        async def fetch(client: Client) -> list[DialogInfo]:
+            found: list[DialogInfo] = []
+            async for dialog in client.get_dialogs(limit=limit):
+                chat = dialog.chat
+                title = chat.title or " ".join(
+                    p for p in (chat.first_name, chat.last_name) if p
+                )
+                found.append(DialogInfo(int(chat.id), title or "", int(dialog.unread_messages_count or 0)))
+            return found
+
+        return await self.run(phone, fetch, method="messages.getDialogs")
+
+    async def history(self, phone: str, chat: int | str, limit: int = 50) -> list[MessageInfo]:
+        async def fetch(client: Client) -> list[MessageInfo]:
+            found: list[MessageInfo] = []
+            async for message in client.get_chat_history(chat, limit=limit):
+                found.append(_message_info(message))
+            return found
+
+        return await self.run(phone, fetch, method="messages.getHistory")
+
+    async def read(self, phone: str, chat: int | str) -> bool:
+        return bool(
+            await self.run(phone, lambda c: c.read_chat_history(chat), method="messages.readHistory")
+        )
+
+
+def _message_info(message: Any) -> MessageInfo:
+    sender = message.from_user
+    return MessageInfo(
+        chat_id=int(message.chat.id),
+        message_id=int(message.id),
+        sender_id=int(sender.id) if sender else None,
+        text=message.text or message.caption or "",
+        outgoing=bool(message.outgoing),
+    )

@@ -1,0 +1,134 @@
+"""Pooled Kurigram clients of logged-in accounts: what errors do to accounts, and updates."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import ANN, BO, log_in
+
+from tgfleet.errors import AccountDisabled, FloodWait, NoAuthorizationAvailable, TgfleetError
+from tgfleet.sandbox.server import Sandbox
+from tgfleet.sandbox.world import World
+from tgfleet.services.actions import Actions
+from tgfleet.services.events import EventBus
+from tgfleet.services.runtime import FleetRuntime
+from tgfleet.store import Store
+from tgfleet.store.records import AccountStatus, AuthorizationState
+
+
+@pytest.fixture
+def actions(runtime: FleetRuntime) -> Actions:
+    return Actions(runtime.pool, runtime.fleet)
+
+
+async def test_a_pooled_client_after_login_works(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, store: Store
+) -> None:
+    await log_in(runtime, ANN)
+    await log_in(runtime, BO)
+    me = await actions.get_me(ANN)
+    assert (me.first_name, me.username, me.is_bot) == ("Ann", "annie", False)
+    sent = await actions.send_message(ANN, "bobby", "hello from the pool")
+    assert sent.text == "hello from the pool"
+    history = await actions.history(BO, "annie", limit=5)
+    assert [m.text for m in history][:1] == ["hello from the pool"]
+    dialogs = await actions.dialogs(BO)
+    assert any(d.title == "Ann" for d in dialogs)
+    assert await actions.read(BO, "annie")
+    handshakes = sandbox.counters["handshakes"]
+    for _ in range(5):
+        await actions.get_me(ANN)
+    # one pooled connection per account, reused: no new auth key, no new TCP connection
+    assert sandbox.counters["handshakes"] == handshakes
+    assert runtime.pool.get_pool_stats(ANN)["total_connections"] == 1
+    account = await store.accounts.get_by_key(ANN)
+    [auth] = await store.authorizations.list_for_account(account.id)
+    assert auth.last_used_at is not None
+
+
+async def test_a_revoked_authorization_is_not_redialled(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, world: World, store: Store
+) -> None:
+    auth_id = await log_in(runtime, ANN)
+    await actions.get_me(ANN)
+    [key_id] = world.auth_keys_of(ANN)
+    sandbox.faults.revoke_authorization(key_id)
+    connections = sandbox.counters["connections"]
+    failures: list[type[BaseException]] = []
+    for _ in range(20):
+        with pytest.raises(TgfleetError) as caught:
+            await actions.get_me(ANN)
+        failures.append(type(caught.value))
+        await asyncio.sleep(0.01)
+    account = await store.accounts.get_by_key(ANN)
+    assert account.status is AccountStatus.REVOKED
+    assert (await store.authorizations.get(auth_id)).state is AuthorizationState.REVOKED
+    assert set(failures[1:]) <= {AccountDisabled, NoAuthorizationAvailable}
+    # the borrowed connection learnt it first; nothing dialled the dead key again
+    assert sandbox.counters["connections"] - connections <= 1
+    assert runtime.fleet.connect_attempts[ANN] <= 2
+    assert sandbox.counters["AUTH_KEY_UNREGISTERED"] <= 2
+
+
+async def test_revoked_while_idle_costs_one_connection(
+    runtime: FleetRuntime, sandbox: Sandbox, world: World, store: Store
+) -> None:
+    """Revoked while no client is open: the pool's connect learns it once, then refuses."""
+    actions = Actions(runtime.pool, runtime.fleet)
+    await log_in(runtime, ANN)
+    [key_id] = world.auth_keys_of(ANN)
+    sandbox.faults.revoke_authorization(key_id)
+    connections = sandbox.counters["connections"]
+    for _ in range(20):
+        with pytest.raises(TgfleetError):
+            await actions.get_me(ANN)
+    assert sandbox.counters["connections"] - connections == 1
+    assert runtime.fleet.connect_attempts[ANN] == 1
+    assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.REVOKED
+
+
+async def test_a_flood_gates_only_that_account(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, store: Store, bus: EventBus
+) -> None:
+    await log_in(runtime, ANN)
+    await log_in(runtime, BO)
+    await actions.get_me(ANN)
+    sandbox.faults.flood_wait(60, phone=ANN)
+    with pytest.raises(FloodWait) as flood:
+        await actions.get_me(ANN)
+    assert 59 <= flood.value.seconds <= 60
+    rpcs = sandbox.counters["rpcs"]
+    with pytest.raises(FloodWait) as gated:
+        await actions.get_me(ANN)  # refused by the gate, without a request
+    assert 58 <= gated.value.seconds <= 60
+    assert sandbox.counters["rpcs"] == rpcs
+    assert (await actions.get_me(BO)).first_name == "Bo"
+    account = await store.accounts.get_by_key(ANN)
+    assert account.status is AccountStatus.FLOOD_WAIT
+    assert account.flood_until is not None
+    [record] = await store.floods.list_for_account(account.id)
+    assert record.seconds >= 59 and record.method == "users.getUsers"
+    assert (await store.accounts.get_by_key(BO)).status is AccountStatus.ACTIVE
+    assert [e.account for e in bus.history() if e.kind == "account.flood"] == [ANN]
+    assert sandbox.counters["FLOOD_WAIT"] == 1
+
+
+async def test_incoming_messages_of_a_keep_online_account_reach_the_bus(
+    runtime: FleetRuntime, actions: Actions, bus: EventBus
+) -> None:
+    events = bus.subscribe(["message.incoming"])
+    await log_in(runtime, ANN, keep_online=True)
+    await log_in(runtime, BO)
+    # the pool brings the keep_online account up by itself
+    for _ in range(200):
+        if runtime.pool.get_pool_stats(ANN)["pool_size"]:
+            break
+        await asyncio.sleep(0.02)
+    assert runtime.pool.get_pool_stats(ANN)["pool_size"] == 1
+    await actions.send_message(BO, "annie", "are you there?")
+    event = await events.get(timeout=5)
+    assert event is not None
+    assert event.account == ANN
+    assert event.data["text"] == "are you there?"
+    assert event.data["outgoing"] is False
