@@ -99,10 +99,10 @@ class Actions:
             found: list[DialogInfo] = []
             async for dialog in client.get_dialogs(limit=limit):
                 chat = dialog.chat
-                title = chat.title or " ".join(
-                    p for p in (chat.first_name, chat.last_name) if p
+                title = chat.title or " ".join(p for p in (chat.first_name, chat.last_name) if p)
+                found.append(
+                    DialogInfo(int(chat.id), title or "", int(dialog.unread_messages_count or 0))
                 )
-                found.append(DialogInfo(int(chat.id), title or "", int(dialog.unread_messages_count or 0)))
             return found
 
         return await self.run(phone, fetch, method="messages.getDialogs")
@@ -118,7 +118,9 @@ class Actions:
 
     async def read(self, phone: str, chat: int | str) -> bool:
         return bool(
-            await self.run(phone, lambda c: c.read_chat_history(chat), method="messages.readHistory")
+            await self.run(
+                phone, lambda c: c.read_chat_history(chat), method="messages.readHistory"
+            )
         )
 
 
