@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tgfleet serve $(ARGS)
+	$(BIN)/tgfleet serve --sandbox $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check backend tests bench

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from tgfleet import __version__
@@ -37,6 +38,13 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    class DaemonServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn raises the signal again after its graceful shutdown (exit status 143);
+            # a daemon that drained cleanly exits 0, as supervisors and compose expect.
+            self._captured_signals.clear()
+
     from tgfleet.app import create_app
 
     settings = _settings_from(args)
@@ -57,8 +65,9 @@ def _serve(args: argparse.Namespace) -> int:
         # uvicorn turns SIGTERM/SIGINT into a graceful shutdown that runs our lifespan exit.
         timeout_graceful_shutdown=int(settings.pool.drain_timeout) + 5,
     )
-    uvicorn.Server(config).run()
-    return 0
+    server = DaemonServer(config)
+    server.run()
+    return 0 if server.started else 1
 
 
 def _sandbox(args: argparse.Namespace) -> int:
