@@ -32,6 +32,7 @@ from tgfleet.errors import (
     AccountDisabled,
     AuthKeyDuplicated,
     AuthorizationRevoked,
+    Conflict,
     ConnectFailed,
     FloodWait,
     ProxyError,
@@ -71,6 +72,9 @@ class FloodGate:
         left = self.remaining(account)
         if left > 0:
             raise FloodWait(int(left + 0.999), phone=account)
+
+    def forget(self, account: str) -> None:
+        self._until.pop(account, None)
 
     def active(self) -> dict[str, float]:
         now = self._clock()
@@ -112,6 +116,8 @@ class Fleet:
         self._seen = _SeenMessages()
         self._pool: Any = None
         self.connect_attempts: dict[str, int] = {}
+        # Authorizations being logged out: kept out of the pool even while still active.
+        self._withdrawn: set[int] = set()
 
     def attach_pool(self, pool: Any) -> None:
         self._pool = pool
@@ -129,7 +135,7 @@ class Fleet:
             authorizations = [
                 str(a.id)
                 for a in sorted(listed, key=lambda a: a.id)
-                if a.state is AuthorizationState.ACTIVE
+                if a.state is AuthorizationState.ACTIVE and a.id not in self._withdrawn
             ]
         self._pool.set_account(
             account.key,
@@ -138,6 +144,42 @@ class Fleet:
         )
         if account.flood_until is not None:
             self.gate.close_until(account.key, account.flood_until.timestamp())
+
+    async def withdraw(self, account: Account, authorization_ids: set[int]) -> None:
+        """Take authorizations out of the pool and wait until no client holds them, so a
+        logout can use the key on a connection of its own (DESIGN fact 1)."""
+        self._withdrawn |= authorization_ids
+        await self.sync_account(account)
+        if self._pool is None:
+            return
+        wanted = {str(i) for i in authorization_ids}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._connect_timeout + 5.0
+        while any(
+            c.phone == account.key and c.authorization_id in wanted
+            for c in self._pool.connections()
+        ):
+            if loop.time() > deadline:
+                self._withdrawn -= authorization_ids
+                await self.sync_account(account)
+                raise Conflict(
+                    f"account {account.key}: a connection on authorization "
+                    f"{', '.join(sorted(wanted))} is still in use; try again when it is returned"
+                )
+            await asyncio.sleep(0.02)
+
+    async def restore(self, authorization_ids: set[int], account: Account | None = None) -> None:
+        """Undo ``withdraw`` (the logout failed, or the rows are gone)."""
+        self._withdrawn -= authorization_ids
+        if account is not None:
+            await self.sync_account(account)
+
+    async def forget(self, phone: str, authorization_ids: set[int]) -> None:
+        """The account was removed: the pool serves it no more."""
+        self._withdrawn -= authorization_ids
+        self.gate.forget(phone)
+        if self._pool is not None:
+            self._pool.set_account(phone, authorizations=[], keep_online=False)
 
     async def load(self) -> int:
         """Register every stored account with the pool; returns how many can work."""

@@ -30,8 +30,9 @@ from tgfleet.errors import (
     TelegramError,
     TgfleetError,
 )
+from tgfleet.services.enrol import Completed, NewAccount, enrol
 from tgfleet.services.events import EventBus
-from tgfleet.store.records import Account, AccountStatus, DeviceParams, LoginResult
+from tgfleet.store.records import Account, DeviceParams, LoginResult
 from tgfleet.store.store import Store
 from tgfleet.store.validation import normalize_phone
 from tgfleet.telegram.errors import translate
@@ -98,12 +99,6 @@ class LoginFlow:
             "account_id": self.result_account_id,
             "authorization_id": self.result_authorization_id,
         }
-
-
-@dataclass(frozen=True)
-class Completed:
-    account: Account
-    authorization_id: int
 
 
 class LoginService:
@@ -274,52 +269,34 @@ class LoginService:
         await self._close(flow)
         if record.auth_key is None or record.user_id is None:
             raise TelegramError(f"account {flow.account_key}: login ended without an auth key")
-        store = self._store
-        async with store.db.transaction() as tx:
-            if flow.existing_account_id is not None:
-                account = await store.accounts.get(flow.existing_account_id, tx=tx)
-            else:
-                account = await store.accounts.create(
-                    flow.account_key,
-                    label=flow.label,
-                    keep_online=flow.keep_online,
-                    device=flow.device,
-                    proxy_url=flow.proxy_url,
-                    tx=tx,
-                )
-            authorization = await store.authorizations.add(
-                account.id,
-                dc_id=record.dc_id,
-                auth_key=record.auth_key,
-                api_id=record.api_id or self._factory.credentials(account)[0],
-                user_id=record.user_id,
-                is_bot=bool(record.is_bot),
-                test_mode=record.test_mode,
-                server_address=record.server_address or None,
-                port=record.port or None,
-                tx=tx,
-            )
-            account = await store.accounts.set_status(account.id, AccountStatus.ACTIVE, tx=tx)
-            await store.audit.append(
-                "system",
-                "login.completed",
-                account.key,
-                {"kind": flow.kind, "authorization_id": authorization.id},
-                tx=tx,
-            )
+        done = await enrol(
+            self._store,
+            record,
+            existing_account_id=flow.existing_account_id,
+            new_account=NewAccount(
+                flow.account_key,
+                label=flow.label,
+                keep_online=flow.keep_online,
+                device=flow.device,
+                proxy_url=flow.proxy_url,
+            ),
+            default_api_id=self._factory.target.api_id,
+            via=flow.kind,
+        )
+        account, authorization_id = done.account, done.authorization_id
         flow.step = LoginStep.DONE
         flow.result_account_id = account.id
-        flow.result_authorization_id = authorization.id
+        flow.result_authorization_id = authorization_id
         self._flows.pop(flow.id, None)
         await self._record(flow, "done", LoginResult.OK)
         self._bus.publish(
-            "account.authorized", account.key, authorization_id=authorization.id, via=flow.kind
+            "account.authorized", account.key, authorization_id=authorization_id, via=flow.kind
         )
         if self._on_authorized is not None:
             result = self._on_authorized(account)
             if asyncio.iscoroutine(result):
                 await result
-        return Completed(account, authorization.id)
+        return done
 
     async def _fail(self, flow: LoginFlow, step: str, exc: BaseException) -> LoginFlow:
         error = self._translate(exc, flow.account_key)

@@ -38,6 +38,7 @@ class TelegramConnection:
         receive_updates: bool = False,
         connect_timeout: float = 15.0,
         on_ready: Callable[[Client], Awaitable[None]] | None = None,
+        require_user: bool = True,
     ) -> None:
         self.client = client
         self.account = account
@@ -45,6 +46,9 @@ class TelegramConnection:
         self.receive_updates = receive_updates
         self._connect_timeout = connect_timeout
         self._on_ready = on_ready
+        # False for a key whose user is not known yet (a Telethon string being imported):
+        # the first call below still proves the key is logged in.
+        self._require_user = require_user
         self.user_id: int | None = None
 
     def __repr__(self) -> str:
@@ -69,7 +73,7 @@ class TelegramConnection:
 
     async def _connect(self) -> None:
         authorized = await self.client.connect()
-        if not authorized:
+        if not authorized and self._require_user:
             raise AuthorizationRevoked(
                 f"account {self.account}: authorization {self.authorization_id} has no user "
                 "(never completed a login)",

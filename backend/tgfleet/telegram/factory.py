@@ -83,7 +83,9 @@ class ClientFactory:
             test_mode=auth.test_mode,
             auth_key=session.auth_key.reveal(),
             api_id=auth.api_id,
-            user_id=auth.user_id,
+            # Never None: Kurigram takes a session without a user for an empty one and would
+            # silently create a new auth key instead of resuming this one.
+            user_id=auth.user_id or 0,
             is_bot=auth.is_bot,
         )
         api_id, api_hash = self.credentials(account, auth.api_id)
@@ -120,6 +122,31 @@ class ClientFactory:
             proxy_url = proxy_url or (account.proxy_url.reveal() if account.proxy_url else None)
         return self._build(
             f"login-{name}-{next(_names)}",
+            record,
+            api_id=api_id,
+            api_hash=api_hash,
+            device=device or self._target.default_device,
+            proxy_url=proxy_url,
+            receive_updates=False,
+        )
+
+    def for_record(
+        self,
+        name: str,
+        record: ClientRecord,
+        *,
+        account: Account | None = None,
+        device: DeviceParams | None = None,
+        proxy_url: str | None = None,
+    ) -> Client:
+        """A client on a key that is not (yet) a stored authorization: an imported session
+        string being checked, or one being logged out. No updates."""
+        api_id, api_hash = self.credentials(account, record.api_id)
+        if account is not None:
+            device = device or account.device
+            proxy_url = proxy_url or (account.proxy_url.reveal() if account.proxy_url else None)
+        return self._build(
+            f"{name}-{next(_names)}",
             record,
             api_id=api_id,
             api_hash=api_hash,
