@@ -48,10 +48,11 @@ class PoolSettings(_Section):
     min_idle_per_account: int = Field(0, ge=0)
     leak_detection_threshold: float | None = Field(None, gt=0)
     drain_timeout: float = Field(10.0, ge=0)
+    max_concurrent_connects: int | None = Field(10, ge=1)
 
-    _nullable = field_validator("acquire_timeout", "leak_detection_threshold", mode="before")(
-        _none_words
-    )
+    _nullable = field_validator(
+        "acquire_timeout", "leak_detection_threshold", "max_concurrent_connects", mode="before"
+    )(_none_words)
 
 
 class ApiSettings(_Section):

@@ -17,13 +17,17 @@ def test_defaults_match_the_design() -> None:
         60.0,
     )
     assert config.acquire_timeout == 30.0 and config.reuse_order == "lru"
+    assert config.max_concurrent_connects == 10
 
 
 def test_describe_is_the_start_up_line() -> None:
     assert PoolConfig().describe() == (
-        "max_per_account=3 max_total=300 idle=300s age=3600s sweep=60s acquire_timeout=30s"
+        "max_per_account=3 max_total=300 idle=300s age=3600s sweep=60s acquire_timeout=30s "
+        "concurrent_connects=10"
     )
     assert "acquire_timeout=none" in PoolConfig(acquire_timeout=None).describe()
+    unbounded = PoolConfig(max_concurrent_connects=None).describe()
+    assert "concurrent_connects=unbounded" in unbounded
 
 
 @pytest.mark.parametrize(
@@ -41,6 +45,8 @@ def test_describe_is_the_start_up_line() -> None:
         ("drain_timeout", -0.1, "pool.drain_timeout must be a number >= 0"),
         ("reconnect_backoff_max", 0.5, "pool.reconnect_backoff_max must be >="),
         ("max_idle_time", True, "pool.max_idle_time must be a number > 0"),
+        ("max_concurrent_connects", 0, "pool.max_concurrent_connects must be an integer >= 1"),
+        ("max_concurrent_connects", 2.0, "pool.max_concurrent_connects must be an integer"),
     ],
 )
 def test_bad_values_are_named(field: str, value: object, expected: str) -> None:

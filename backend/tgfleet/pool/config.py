@@ -50,6 +50,9 @@ class PoolConfig:
     drain_timeout: float = 10.0
     reconnect_backoff_base: float = 1.0
     reconnect_backoff_max: float = 60.0
+    # Connector calls in flight at once, fleet-wide (None: no bound). A start with a hundred
+    # keep_online accounts dials them this many at a time instead of all in one storm.
+    max_concurrent_connects: int | None = 10
     # How many recent acquire waits the p50/p95/p99 are computed over.
     wait_window: int = 1024
 
@@ -86,6 +89,8 @@ class PoolConfig:
                 f"({self.reconnect_backoff_base:g}), got {self.reconnect_backoff_max!r}"
             )
         _count("wait_window", self.wait_window, minimum=1)
+        if self.max_concurrent_connects is not None:
+            _count("max_concurrent_connects", self.max_concurrent_connects, minimum=1)
 
     def describe(self) -> str:
         """One line for the start-up log: the settings an operator tunes most."""
@@ -94,5 +99,6 @@ class PoolConfig:
             f"max_total={self.max_total_connections} "
             f"idle={_seconds(self.max_idle_time)} age={_seconds(self.max_connection_age)} "
             f"sweep={_seconds(self.cleanup_interval)} "
-            f"acquire_timeout={_seconds(self.acquire_timeout)}"
+            f"acquire_timeout={_seconds(self.acquire_timeout)} "
+            f"concurrent_connects={self.max_concurrent_connects or 'unbounded'}"
         )

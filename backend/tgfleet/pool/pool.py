@@ -38,6 +38,7 @@ from tgfleet.pool.config import PoolConfig
 from tgfleet.pool.connection import ConnectionInfo, ConnectionState, PooledConnection
 from tgfleet.pool.deadlines import WaiterDeadlines
 from tgfleet.pool.events import EventCallback, EventKind, PoolEvent
+from tgfleet.pool.gate import ConnectGate
 from tgfleet.pool.lease import Lease
 from tgfleet.pool.stats import PoolCounters
 
@@ -90,6 +91,8 @@ class ConnectionPool:
         self._deadlines: WaiterDeadlines[Grant | None] = WaiterDeadlines(self._expire_waiters)
         self._drained: asyncio.Event | None = None
         self._borrowed_gone: asyncio.Event | None = None
+        limit = self.config.max_concurrent_connects
+        self._gate = ConnectGate(limit) if limit is not None else None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -354,6 +357,9 @@ class ConnectionPool:
                     self._counters.waiting += 1
                     if deadline is not None:
                         self._deadlines.arm(deadline, fut, entry, self._counters.waiting)
+                    if entry.connecting and self._gate is not None and self._gate.queued:
+                        # What we wait for may be a keep_online fill queued behind the fleet.
+                        self._gate.promote(entry.phone)
                     try:
                         grant = await fut
                     except BaseException:
@@ -432,6 +438,12 @@ class ConnectionPool:
         extra = ""
         if self._counters.size >= self.config.max_total_connections:
             extra = f"; the fleet is full (pool.max_total_connections={self._counters.size})"
+        gate = self._gate
+        if gate is not None and gate.in_flight >= gate.limit:
+            extra += (
+                f"; fleet-wide connects {gate.describe()} "
+                f"(pool.max_concurrent_connects={gate.limit})"
+            )
         message = (
             f"account {entry.phone}: {busy} of {limit} connections busy, {len(entry.idle)} "
             f"idle, {entry.connecting} connecting, {waiting} waiting; waited {waited:.1f} s "
@@ -489,7 +501,9 @@ class ConnectionPool:
         borrower: str | None,
     ) -> PooledConnection:
         try:
-            client = await connector(entry.phone, conn.authorization_id)
+            # Runs under the caller's acquire deadline, so waiting for a connect slot counts
+            # against it too (DESIGN guarantee 4).
+            client = await self._dial(entry, conn, connector, urgent=True)
         except BaseException as exc:
             self._connect_failed(entry, conn, exc)
             if isinstance(exc, TgfleetError) or not isinstance(exc, Exception):
@@ -935,7 +949,10 @@ class ConnectionPool:
         self, entry: AccountEntry, conn: PooledConnection, connector: Connector
     ) -> None:
         try:
-            client = await connector(entry.phone, conn.authorization_id)
+            client = await self._dial(entry, conn, connector, urgent=False)
+        except _Withdrawn:
+            self._release_reservation(entry, conn)
+            return
         except BaseException as exc:
             self._connect_failed(entry, conn, exc)
             if not isinstance(exc, Exception):
@@ -945,6 +962,19 @@ class ConnectionPool:
         # PoolClosed: the pool stopped meanwhile and _connected already closed the client.
         with contextlib.suppress(PoolClosed):
             self._connected(entry, conn, client, lend_to=None, lend=False)
+
+    async def _dial(
+        self, entry: AccountEntry, conn: PooledConnection, connector: Connector, *, urgent: bool
+    ) -> PoolClient:
+        """Call the connector, within ``max_concurrent_connects`` when it is set."""
+        gate = self._gate
+        if gate is None:
+            return await connector(entry.phone, conn.authorization_id)
+        async with gate.slot(urgent=urgent, key=entry.phone):
+            # A background fill may have queued for a while: dial only if still wanted.
+            if not urgent and not self._open:
+                raise _Withdrawn
+            return await connector(entry.phone, conn.authorization_id)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -1070,6 +1100,13 @@ class ConnectionPool:
         stats = self._counters.as_dict(self.config.max_total_connections)
         stats["accounts"] = len(self._accounts)
         stats["state"] = self._phase
+        gate = self._gate
+        stats["connects"] = {
+            "limit": None if gate is None else gate.limit,
+            "in_flight": None if gate is None else gate.in_flight,
+            "queued": 0 if gate is None else gate.queued,
+            "peak_in_flight": None if gate is None else gate.peak,
+        }
         return stats
 
     def connections(self) -> list[ConnectionInfo]:
@@ -1089,6 +1126,10 @@ class ConnectionPool:
             f"waiting={c.waiting} created={c.total_created} reused={c.total_reused} "
             f"closed={c.total_closed} errors={c.total_errors} timeouts={c.total_timeouts}>"
         )
+
+
+class _Withdrawn(Exception):
+    """A queued background fill is no longer wanted (the pool is stopping)."""
 
 
 def _copier(error: PoolError) -> Callable[[str], BaseException]:
