@@ -128,7 +128,13 @@ async def runtime(
     store: Store, factory: ClientFactory, pool_config: PoolConfig, bus: EventBus
 ) -> AsyncIterator[FleetRuntime]:
     async with open_fleet_runtime(
-        store, factory, pool_config, bus, connect_timeout=5.0, health_interval=None
+        store,
+        factory,
+        pool_config,
+        bus,
+        connect_timeout=5.0,
+        request_timeout=5.0,
+        health_interval=None,
     ) as running:
         yield running
 

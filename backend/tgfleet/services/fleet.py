@@ -42,6 +42,7 @@ from tgfleet.store.records import Account, AccountStatus, AuthorizationState
 from tgfleet.store.store import Store
 from tgfleet.telegram.connection import TelegramConnection
 from tgfleet.telegram.factory import ClientFactory
+from tgfleet.telegram.proxy import redact_proxy
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,14 @@ class Fleet:
         bus: EventBus,
         *,
         connect_timeout: float = 15.0,
+        request_timeout: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._factory = factory
         self._bus = bus
         self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
         self._clock = clock
         self.gate = FloodGate(clock)
         self._seen = _SeenMessages()
@@ -211,7 +214,9 @@ class Fleet:
             authorization_id=session.authorization.id,
             receive_updates=receive_updates,
             connect_timeout=self._connect_timeout,
+            request_timeout=self._request_timeout,
             on_ready=self._install_handlers(phone) if receive_updates else None,
+            via=self._via(account),
         )
         try:
             await connection.connect()
@@ -222,6 +227,13 @@ class Fleet:
         if account.status is AccountStatus.ERROR:
             await self._set_status(account, AccountStatus.ACTIVE)
         return connection
+
+    def _via(self, account: Account) -> str:
+        """How the account reaches Telegram, for error messages (the password masked)."""
+        url = (
+            account.proxy_url.reveal() if account.proxy_url else self._factory.target.default_proxy
+        )
+        return f"via proxy {redact_proxy(url)}" if url else ""
 
     async def _primary_authorization(self, account: Account) -> int | None:
         listed = await self._store.authorizations.list_for_account(account.id)

@@ -47,12 +47,15 @@ async def open_fleet_runtime(
     bus: EventBus,
     *,
     connect_timeout: float = 15.0,
+    request_timeout: float = 60.0,
     health_interval: float | None = 30.0,
     pool_events: EventCallback | None = None,
 ) -> AsyncIterator[FleetRuntime]:
     """Build pool + fleet + login service over ``store``; ``health_interval=None``: no
     periodic health check (tests call ``fleet.refresh_statuses()`` themselves)."""
-    fleet = Fleet(store, factory, bus, connect_timeout=connect_timeout)
+    fleet = Fleet(
+        store, factory, bus, connect_timeout=connect_timeout, request_timeout=request_timeout
+    )
     pool = ConnectionPool(pool_config, connector=fleet.connect, event_callback=pool_events)
     fleet.attach_pool(pool)
     login = LoginService(store, factory, bus, on_authorized=fleet.sync_account)

@@ -25,6 +25,10 @@ from tgfleet.telegram.errors import translate
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Upper bound on waiting for a Kurigram background restart to notice it must stop: its
+# connect attempts (3 x 1 s) plus its start-up calls.
+RESTART_GRACE = 30.0
+
 
 class TelegramConnection:
     """One live client of one authorization; the object the pool holds."""
@@ -39,6 +43,8 @@ class TelegramConnection:
         connect_timeout: float = 15.0,
         on_ready: Callable[[Client], Awaitable[None]] | None = None,
         require_user: bool = True,
+        request_timeout: float = 60.0,
+        via: str = "",
     ) -> None:
         self.client = client
         self.account = account
@@ -49,6 +55,9 @@ class TelegramConnection:
         # False for a key whose user is not known yet (a Telethon string being imported):
         # the first call below still proves the key is logged in.
         self._require_user = require_user
+        self._request_timeout = request_timeout
+        # "via proxy socks5://user:***@host:port", or "": named in every network error
+        self._via = f" {via}" if via else ""
         self.user_id: int | None = None
 
     def __repr__(self) -> str:
@@ -65,14 +74,19 @@ class TelegramConnection:
             if isinstance(exc, TimeoutError):
                 raise ConnectFailed(
                     f"account {self.account}: no answer from Telegram within "
-                    f"{self._connect_timeout:.0f} s (server or proxy unreachable?)"
+                    f"{self._connect_timeout:.0f} s{self._via} (server or proxy unreachable?)"
                 ) from None
             if isinstance(exc, OSError | ConnectionError):
-                raise ConnectFailed(f"account {self.account}: cannot connect: {exc}") from None
+                raise self._unreachable(exc) from None
             raise translate(exc, phone=self.account, method="connect") from None
 
     async def _connect(self) -> None:
         authorized = await self.client.connect()
+        session = self.client.session
+        if session is not None and not session.is_started.is_set():
+            # Kurigram's Session.start() swallowed the network error and scheduled a restart
+            # loop; waiting for it would only hide the reason for connect_timeout seconds.
+            raise ConnectionError("the server or proxy refused or dropped the connection")
         if not authorized and self._require_user:
             raise AuthorizationRevoked(
                 f"account {self.account}: authorization {self.authorization_id} has no user "
@@ -87,20 +101,45 @@ class TelegramConnection:
         if self._on_ready is not None:
             await self._on_ready(self.client)
 
+    def _unreachable(self, exc: BaseException) -> ConnectFailed:
+        return ConnectFailed(f"account {self.account}: cannot reach Telegram{self._via}: {exc}")
+
     async def disconnect(self) -> None:
         await self._stop_quietly()
 
     async def _stop_quietly(self) -> None:
         client = self.client
+        session = client.session
         try:
             if client.is_initialized:
                 await client.terminate()
             if client.is_connected:
                 await client.disconnect()
-            elif client.session is not None:
+            elif session is not None:
                 # connect() may have left a session restarting in the background
-                await client.session.stop()
+                await session.stop()
         except Exception as exc:  # closing must not fail the caller
+            log.debug("closing %r: %s", self, exc)
+        if session is not None:
+            await self._wait_restart_over(session)
+
+    async def _wait_restart_over(self, session: Any) -> None:
+        """Return only when no restart of this session can still open a socket.
+
+        Kurigram restarts a dropped session in a background task, and a stop that lands
+        while that task is inside ``start()`` is undone only after ``start()`` connected
+        again: for a moment the key is live on a connection nobody owns. The pool frees the
+        authorization for a new client when this returns, so that moment must be over by
+        then, or the new client and the ghost share the key (406 AUTH_KEY_DUPLICATED, fact 1).
+        """
+        try:
+            async with asyncio.timeout(RESTART_GRACE):
+                async with session.restart_lock:
+                    pass  # a restart in flight has finished, and stopped itself
+                await session.stop()
+        except TimeoutError:
+            log.warning("%r: a background restart did not end within %.0f s", self, RESTART_GRACE)
+        except Exception as exc:
             log.debug("closing %r: %s", self, exc)
 
     async def is_alive(self) -> bool:
@@ -113,17 +152,30 @@ class TelegramConnection:
         )
 
     async def call(self, fn: Callable[[Client], Awaitable[T]], *, method: str = "") -> T:
-        """Run ``fn(client)`` with Kurigram's errors translated to tgfleet's."""
-        try:
-            return await fn(self.client)
-        except tg.RPCError as exc:
-            raise translate(exc, phone=self.account, method=method) from None
+        """Run ``fn(client)`` with Kurigram's errors translated to tgfleet's, under the
+        request deadline (Kurigram itself would retry a lost connection for minutes)."""
+        return await self._run(fn(self.client), method)
 
     async def invoke(self, query: Any, *, timeout: float | None = None) -> Any:
         method = getattr(query, "QUALNAME", type(query).__name__)
+        return await self._run(self.client.invoke(query), method, timeout)
+
+    async def _run(self, call: Awaitable[T], method: str, timeout: float | None = None) -> T:
+        session = self.client.session
+        if session is None or not session.is_started.is_set():
+            close = getattr(call, "close", None)
+            if close is not None:
+                close()  # never awaited: no "coroutine was never awaited" warning
+            raise self._unreachable(ConnectionError("the connection was lost"))
+        limit = self._request_timeout if timeout is None else timeout
         try:
-            if timeout is None:
-                return await self.client.invoke(query)
-            return await asyncio.wait_for(self.client.invoke(query), timeout)
+            return await asyncio.wait_for(call, limit)
         except tg.RPCError as exc:
             raise translate(exc, phone=self.account, method=method) from None
+        except TimeoutError:
+            raise ConnectFailed(
+                f"account {self.account}: no answer to {method or 'a request'} within "
+                f"{limit:.0f} s{self._via} (server or proxy unreachable?)"
+            ) from None
+        except (OSError, ConnectionError) as exc:
+            raise self._unreachable(exc) from None
