@@ -1,7 +1,7 @@
 """Fleet-scale benchmark: memory per connected idle client and per account in the daemon, and
 the time to bring N stored accounts online after a restart, bounded vs unbounded connects.
 
-    .venv/bin/python bench/accounts_bench.py [--accounts 100] [--rounds 3]
+    .venv/bin/python bench/accounts_bench.py [--accounts 100] [--rounds 3] [--limits 10,25]
                                              [--out bench/results/accounts.md]
 
 Three kinds of process, so that nothing measured shares an interpreter with the harness:
@@ -13,8 +13,9 @@ Three kinds of process, so that nothing measured shares an interpreter with the 
   numbers in through ``LoginService`` and then brings them online, reading its own VmRSS
   before and after each step;
 * per restart round, a fresh runtime on the same data dir: the clock runs from the call to
-  ``open_runtime`` until every account's pinned keep_online connection is up. Rounds alternate
-  ``pool.max_concurrent_connects = 10`` and unbounded, so a noisy neighbour slows both alike.
+  ``open_runtime`` until every account's pinned keep_online connection is up. Each round runs
+  ``pool.max_concurrent_connects`` = each of ``--limits`` and unbounded, in a rotating order,
+  so a noisy neighbour slows all of them alike.
 
 The clients are real Kurigram clients over loopback TCP; only the server is ours.
 """
@@ -38,6 +39,8 @@ from typing import Any
 BENCH = Path(__file__).resolve()
 CONTAINER_BUDGET_MB = 512
 PHONE_BASE = 15557000000  # +1 555 700 xxxx: one number per benched account
+# (name, latency the sandbox adds to every RPC answer): loopback, and roughly a far DC.
+SCENARIOS = (("loopback", 0.0), ("+50 ms per RPC", 0.05))
 
 SANDBOX_CODE = """
 import asyncio, json, sys
@@ -141,6 +144,51 @@ async def daemon_login(config: Path, n: int) -> dict[str, Any]:
     return out
 
 
+async def daemon_heap(config: Path, n: int) -> dict[str, Any]:
+    """tracemalloc's view of bringing N accounts online: the Python heap each client holds,
+    by package. Its own process, since tracing inflates the RSS the memory step reads."""
+    import tracemalloc
+
+    from tgfleet.runtime import open_runtime
+    from tgfleet.settings import load_settings
+
+    settings = load_settings(config_file=config, env_file=None)
+    async with open_runtime(settings) as runtime:
+        store = runtime.store
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for phone in phones(n):
+            account = await store.accounts.get_by_key(phone)
+            await runtime.fleet.sync_account(
+                await store.accounts.update(account.id, keep_online=True)
+            )
+        await wait_online(runtime, n, timeout=120)
+        await asyncio.sleep(0.5)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        by_package: dict[str, float] = {}
+        for stat in after.compare_to(before, "filename"):
+            name = stat.traceback[0].filename
+            if "/pyrogram/" in name:
+                package = "pyrogram"
+            elif "/tgfleet/" in name:
+                package = "tgfleet"
+            elif "/asyncio/" in name:
+                package = "asyncio"
+            else:
+                package = "other"
+            by_package[package] = by_package.get(package, 0.0) + stat.size_diff
+        # Back to offline, so that the memory step starts from the same store.
+        for phone in phones(n):
+            account = await store.accounts.get_by_key(phone)
+            await runtime.fleet.sync_account(
+                await store.accounts.update(account.id, keep_online=False)
+            )
+    return {"traced_per_client": {k: v / n / 1024 for k, v in by_package.items()}}
+
+
 async def daemon_memory(config: Path, n: int) -> dict[str, Any]:
     """In a process that never ran a login (whose freed memory the allocator would reuse):
     N stored accounts offline, then each with its pinned keep_online client."""
@@ -191,7 +239,12 @@ async def daemon_restart(config: Path, n: int) -> dict[str, Any]:
 
 def child_main(argv: list[str]) -> None:
     mode, config, n = argv[0], Path(argv[1]), int(argv[2])
-    run = {"login": daemon_login, "memory": daemon_memory, "restart": daemon_restart}[mode]
+    run = {
+        "login": daemon_login,
+        "heap": daemon_heap,
+        "memory": daemon_memory,
+        "restart": daemon_restart,
+    }[mode]
     result = asyncio.run(run(config, n))
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -234,10 +287,10 @@ def run_child(mode: str, config: Path, n: int) -> dict[str, Any]:
     )
 
 
-async def admin(info: dict[str, Any], op: str) -> Any:
+async def admin(info: dict[str, Any], op: str, **args: Any) -> Any:
     from tgfleet.sandbox.admin import admin_request
 
-    return await admin_request(info["admin_port"], op)
+    return await admin_request(info["admin_port"], op, **args)
 
 
 def counters(info: dict[str, Any]) -> dict[str, int]:
@@ -261,7 +314,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--limit", type=int, default=10, help="the bounded max_concurrent_connects")
+    parser.add_argument(
+        "--limits", default="10,25", help="the max_concurrent_connects to compare with none"
+    )
     parser.add_argument("--out", type=Path, default=BENCH.parent / "results" / "accounts.md")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -276,33 +331,40 @@ def main() -> None:
         sandbox, info = start_sandbox(root / "sandbox")
         try:
             data = root / "data"
-            bounded = root / "bounded.toml"
-            unbounded = root / "unbounded.toml"
-            write_config(bounded, data, info, args.limit)
-            write_config(unbounded, data, info, None)
+            configs: dict[str, Path] = {}
+            for limit in [int(x) for x in args.limits.split(",")] + [None]:
+                name = "none" if limit is None else str(limit)
+                configs[name] = root / f"limit-{name}.toml"
+                write_config(configs[name], data, info, limit)
+            bounded = next(iter(configs.values()))  # the default, 10, first
 
             print(f"logging in {n} accounts and bringing them online ...", flush=True)
             memory = run_child("login", bounded, n)
             print(json.dumps(memory), flush=True)
+            memory.update(run_child("heap", bounded, n))
             memory.update(run_child("memory", bounded, n))
             print(json.dumps(memory), flush=True)
 
             before = counters(info)
-            rounds: dict[str, list[dict[str, Any]]] = {"bounded": [], "unbounded": []}
-            for r in range(args.rounds):
-                # Alternate which goes first, so that neither always runs on a warmer machine.
-                order = ["bounded", "unbounded"] if r % 2 == 0 else ["unbounded", "bounded"]
-                for name in order:
-                    config = bounded if name == "bounded" else unbounded
-                    c0 = counters(info)
-                    result = run_child("restart", config, n)
-                    c1 = counters(info)
-                    result["sandbox_connections"] = c1.get("connections", 0) - c0.get(
-                        "connections", 0
-                    )
-                    result["sandbox_handshakes"] = c1.get("handshakes", 0) - c0.get("handshakes", 0)
-                    rounds[name].append(result)
-                    print(name, json.dumps(result), flush=True)
+            rounds: dict[str, dict[str, list[dict[str, Any]]]] = {}
+            for scenario, latency in SCENARIOS:
+                asyncio.run(admin(info, "clear"))
+                if latency:
+                    asyncio.run(admin(info, "add_latency", seconds=latency))
+                rounds[scenario] = {name: [] for name in configs}
+                names = list(configs)
+                for r in range(args.rounds):
+                    # Rotate which goes first: none always runs on a warmer machine.
+                    for name in names[r % len(names) :] + names[: r % len(names)]:
+                        config = configs[name]
+                        c0 = counters(info)
+                        result = run_child("restart", config, n)
+                        c1 = counters(info)
+                        for key in ("connections", "handshakes"):
+                            result[f"sandbox_{key}"] = c1.get(key, 0) - c0.get(key, 0)
+                        rounds[scenario][name].append(result)
+                        print(scenario, name, json.dumps(result), flush=True)
+            asyncio.run(admin(info, "clear"))
             after = counters(info)
         finally:
             sandbox.kill()
@@ -322,7 +384,7 @@ def render(
     n: int,
     args: argparse.Namespace,
     memory: dict[str, Any],
-    rounds: dict[str, list[dict[str, Any]]],
+    rounds: dict[str, dict[str, list[dict[str, Any]]]],
     handshakes: int,
     duplicated: int,
     elapsed: float,
@@ -335,12 +397,11 @@ def render(
     # 25 % of the budget kept free for bursts (borrowed clients, API requests, GC lag).
     fit_headroom = int((CONTAINER_BUDGET_MB * 0.75 - base) / per_online)
 
-    def med(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in rounds[name])
-
-    def spread(name: str, key: str) -> str:
-        values = sorted(r[key] for r in rounds[name])
-        return ", ".join(f"{v:.2f}" for v in values)
+    traced = memory["traced_per_client"]
+    traced_total = sum(traced.values())
+    traced_parts = ", ".join(
+        f"{k} {v:.0f} KB" for k, v in sorted(traced.items(), key=lambda kv: -kv[1])
+    )
 
     lines = [
         "## Accounts at fleet scale (`bench/accounts_bench.py`)",
@@ -366,6 +427,9 @@ def render(
         "",
         f"* **per connected idle client: {per_client:.2f} MB** (last row minus the one above, "
         f"/ {n}; a Kurigram `Client` with its session, TCP connection and tasks)",
+        f"* tracemalloc, bringing the same {n} online in another fresh process: "
+        f"{traced_total:.0f} KB of Python heap per client ({traced_parts}); the rest of the "
+        "RSS growth is the allocator's arenas, socket buffers and tgcrypto.",
         f"* **per account without a client: {per_account:.3f} MB** (offline row minus the "
         f"base, / {n}: store rows, vault, pool entry)",
         f"* **per keep_online account: {per_online:.2f} MB**, so **about {fit_online} "
@@ -373,6 +437,11 @@ def render(
         f"base process, {fit_headroom} if 25 % of the budget stays free for bursts. Accounts "
         "used on demand hold a client only while connected, so their number is bounded by "
         "`pool.max_total_connections` x the per-client figure, not by how many are stored.",
+        "* Memory is not what binds first: every pinned client holds a slot of "
+        "`pool.max_total_connections` (300 by default: raise it with the fleet), a file "
+        "descriptor, and its share of the pings. These sandbox accounts have no dialogs; a "
+        "real account's client also caches the peers it meets, so budget more per busy "
+        "account than measured here.",
         f"* {n} logins through `LoginService` (8 at a time, each signing a new number up) "
         f"took {memory['login_seconds']:.1f} s; bringing the {n} online in the fresh runtime "
         f"{memory['online_seconds']:.1f} s. The logins leave "
@@ -381,24 +450,33 @@ def render(
         "",
         f"### {n} stored accounts online after a restart",
         "",
-        f"{args.rounds} rounds, alternating; medians (all values in brackets). The clock runs "
-        "from the call to `open_runtime` (store open, accounts loaded, pool started) until "
-        f"all {n} pinned keep_online connections are up. A 'connect' is one call of the "
-        "pool's connector (`Fleet.connect`: build the client, connect, prove it alive).",
+        f"{args.rounds} rounds per scenario, each limit once per round in a rotating order; "
+        "medians (all "
+        "values in brackets). The clock runs from the call to `open_runtime` (store open, "
+        f"accounts loaded, pool started) until all {n} pinned keep_online connections are up. "
+        "A 'connect' is one call of the pool's connector (`Fleet.connect`: build the client, "
+        "connect, prove it alive). '+50 ms per RPC' has the sandbox delay every answer, "
+        "roughly a far data centre.",
         "",
-        "| max_concurrent_connects | all online, s | connects in flight at peak | "
-        "connect time median / max, s | sandbox TCP connections | new auth keys |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| scenario | max_concurrent_connects | all online, s | connects in flight at peak | "
+        "one connect, median / max, s | sandbox TCP connections | new auth keys |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for name, label in (("bounded", str(args.limit)), ("unbounded", "none (baseline)")):
-        peaks = sorted({r["connect_peak"] for r in rounds[name]})
-        lines.append(
-            f"| {label} | {med(name, 'online_seconds'):.2f} ({spread(name, 'online_seconds')}) "
-            f"| {'/'.join(str(p) for p in peaks)} | {med(name, 'connect_median'):.3f} / "
-            f"{med(name, 'connect_max'):.3f} | "
-            f"{int(med(name, 'sandbox_connections'))} | "
-            f"{sum(r['sandbox_handshakes'] for r in rounds[name])} |"
-        )
+    for scenario, by_mode in rounds.items():
+        for name, runs in by_mode.items():
+            label = "none (baseline)" if name == "none" else name
+
+            def med(key: str, runs: list[dict[str, Any]] = runs) -> float:
+                return float(statistics.median(r[key] for r in runs))
+
+            online = ", ".join(f"{v:.2f}" for v in sorted(r["online_seconds"] for r in runs))
+            peaks = "/".join(str(p) for p in sorted({r["connect_peak"] for r in runs}))
+            lines.append(
+                f"| {scenario} | {label} | {med('online_seconds'):.2f} ({online}) | {peaks} | "
+                f"{med('connect_median'):.3f} / {med('connect_max'):.3f} | "
+                f"{int(med('sandbox_connections'))} | "
+                f"{sum(r['sandbox_handshakes'] for r in runs)} |"
+            )
     lines += [
         "",
         "* The connects in flight are counted around the pool's connector in the daemon; the "
