@@ -161,3 +161,38 @@ async def test_a_second_login_adds_an_authorization(
     listed = await store.authorizations.list_for_account(account.id)
     assert sorted(a.id for a in listed) == sorted([first, second])
     assert sorted(world.auth_keys_of(ANN)) == sorted(a.auth_key_id for a in listed)
+
+
+async def test_qr_handoff_adds_an_authorization_without_a_code(
+    runtime: FleetRuntime, store: Store, world: World, calls: Calls
+) -> None:
+    first = await log_in(runtime, ANN)
+    codes, sign_ins = calls[SEND_CODE], calls[SIGN_IN]
+    flow = await runtime.login.add_by_qr_handoff(ANN)
+    assert flow.step is LoginStep.DONE
+    assert (calls[SEND_CODE], calls[SIGN_IN]) == (codes, sign_ins)  # no login spent
+    assert calls["functions.auth.AcceptLoginToken"] == 1
+    account = await store.accounts.get_by_key(ANN)
+    listed = await store.authorizations.list_for_account(account.id)
+    assert sorted(a.id for a in listed) == sorted([first, flow.result_authorization_id])
+    assert sorted(world.auth_keys_of(ANN)) == sorted(a.auth_key_id for a in listed)
+    # both authorizations now serve the pool, each on its own client
+    async with runtime.pool.acquire(ANN) as one, runtime.pool.acquire(ANN) as two:
+        assert {one.authorization_id, two.authorization_id} == {str(a.id) for a in listed}
+        for pooled in (one, two):
+            assert (await pooled.client.client.get_me()).first_name == "Ann"
+
+
+async def test_qr_handoff_with_a_two_step_password(
+    runtime: FleetRuntime, store: Store, world: World
+) -> None:
+    flow = await runtime.login.start_code_login(CY)
+    flow = await runtime.login.submit_code(flow.id, "12345")
+    await runtime.login.submit_password(flow.id, PASSWORD)
+    qr = await runtime.login.add_by_qr_handoff(CY)
+    assert qr.step is LoginStep.PASSWORD_NEEDED
+    with pytest.raises(LoginError):
+        await runtime.login.submit_password(qr.id, "wrong")
+    done = await runtime.login.submit_password(qr.id, PASSWORD)
+    assert done.step is LoginStep.DONE
+    assert len(world.auth_keys_of(CY)) == 2

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pyrogram import Client
+from pyrogram import Client, raw
 
 from tgfleet.errors import TgfleetError
 from tgfleet.pool.pool import ConnectionPool
@@ -121,6 +121,14 @@ class Actions:
             await self.run(
                 phone, lambda c: c.read_chat_history(chat), method="messages.readHistory"
             )
+        )
+
+    async def accept_login_token(self, phone: str, token: bytes) -> None:
+        """Accept a QR login token with one of the account's authorizations (QR handoff)."""
+        await self.run(
+            phone,
+            lambda c: c.invoke(raw.functions.auth.AcceptLoginToken(token=token)),
+            method="auth.acceptLoginToken",
         )
 
 

@@ -14,7 +14,7 @@ import enum
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +109,7 @@ class LoginService:
         bus: EventBus,
         *,
         on_authorized: Callable[[Account], Any] | None = None,
+        accept_login_token: Callable[[str, bytes], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -116,6 +117,8 @@ class LoginService:
         self._bus = bus
         self._flows: dict[str, LoginFlow] = {}
         self._on_authorized = on_authorized
+        # (phone, token) -> accepted through one of the account's pooled connections
+        self._accept_login_token = accept_login_token
         self._clock = clock
 
     # --- flows -----------------------------------------------------------------------------
@@ -250,6 +253,55 @@ class LoginService:
             raise error from None
         return await self._complete(flow)
 
+    async def add_by_qr_handoff(self, phone: str) -> LoginFlow:
+        """Add one more authorization to ``phone`` without a login code (opt-in): a new key
+        exports a QR login token and an authorization the account already has accepts it,
+        through its pooled connection. No code is sent, so no login is spent (fact 6). With
+        a two-step password the flow stops at ``password_needed``."""
+        key = normalize_phone(phone)
+        if self._accept_login_token is None:
+            raise Conflict("QR handoff is not enabled in this daemon (no pool to accept it)")
+        account = await self._store.accounts.get_by_key(key)
+        self._refuse_parallel(key)
+        flow = LoginFlow(
+            id=secrets.token_urlsafe(12),
+            kind="qr",
+            account_key=key,
+            client=self._factory.for_login(key, account=account),
+            existing_account_id=account.id,
+            created=self._clock(),
+        )
+        api_id, api_hash = self._factory.credentials(account)
+        export = raw.functions.auth.ExportLoginToken(
+            api_id=api_id, api_hash=api_hash, except_ids=[]
+        )
+        self._flows[flow.id] = flow
+        try:
+            async with flow.lock:
+                await flow.client.connect()
+                token = await flow.client.invoke(export)
+                await self._accept_login_token(key, token.token)
+                try:
+                    result = await flow.client.invoke(export)
+                except tg.SessionPasswordNeeded:
+                    flow.step = LoginStep.PASSWORD_NEEDED
+                    flow.password_hint = await self._password_hint(flow)
+                    await self._record(flow, "qr", LoginResult.PENDING)
+                    return flow
+                if not isinstance(result, raw.types.auth.LoginTokenSuccess):
+                    raise TelegramError(
+                        f"account {key}: the QR login token was accepted but Telegram answered "
+                        f"{type(result).__name__}",
+                        name="AUTH_TOKEN_UNCONFIRMED",
+                    )
+                user = result.authorization.user
+                await flow.client.storage.user_id(user.id)
+                await flow.client.storage.is_bot(False)
+        except BaseException as exc:
+            return await self._fail(flow, "qr", exc, terminal=True)
+        await self._complete(flow)
+        return flow
+
     async def cancel(self, flow_id: str) -> None:
         flow = self.get(flow_id)
         flow.step = LoginStep.CANCELLED
@@ -298,12 +350,14 @@ class LoginService:
                 await result
         return done
 
-    async def _fail(self, flow: LoginFlow, step: str, exc: BaseException) -> LoginFlow:
+    async def _fail(
+        self, flow: LoginFlow, step: str, exc: BaseException, *, terminal: bool = False
+    ) -> LoginFlow:
         error = self._translate(exc, flow.account_key)
         name = getattr(error, "name", "") or type(error).__name__
         flow.error = name
         await self._record(flow, step, LoginResult.FAILED, error)
-        if name in _TERMINAL or not isinstance(error, TgfleetError):
+        if terminal or name in _TERMINAL or not isinstance(error, TgfleetError):
             flow.step = LoginStep.FAILED
             self._flows.pop(flow.id, None)
             await self._close(flow)

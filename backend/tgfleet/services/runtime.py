@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from tgfleet.pool.config import PoolConfig
 from tgfleet.pool.events import EventCallback
 from tgfleet.pool.pool import ConnectionPool
+from tgfleet.services.actions import Actions
 from tgfleet.services.events import EventBus
 from tgfleet.services.fleet import Fleet
 from tgfleet.services.login import LoginService
@@ -37,6 +38,7 @@ class FleetRuntime:
     pool: ConnectionPool
     fleet: Fleet
     login: LoginService
+    actions: Actions
 
 
 @contextlib.asynccontextmanager
@@ -50,15 +52,24 @@ async def open_fleet_runtime(
     request_timeout: float = 60.0,
     health_interval: float | None = 30.0,
     pool_events: EventCallback | None = None,
+    qr_handoff: bool = True,
 ) -> AsyncIterator[FleetRuntime]:
     """Build pool + fleet + login service over ``store``; ``health_interval=None``: no
-    periodic health check (tests call ``fleet.refresh_statuses()`` themselves)."""
+    periodic health check (tests call ``fleet.refresh_statuses()`` themselves);
+    ``qr_handoff=False`` turns off adding authorizations by QR handoff."""
     fleet = Fleet(
         store, factory, bus, connect_timeout=connect_timeout, request_timeout=request_timeout
     )
     pool = ConnectionPool(pool_config, connector=fleet.connect, event_callback=pool_events)
     fleet.attach_pool(pool)
-    login = LoginService(store, factory, bus, on_authorized=fleet.sync_account)
+    actions = Actions(pool, fleet)
+    login = LoginService(
+        store,
+        factory,
+        bus,
+        on_authorized=fleet.sync_account,
+        accept_login_token=actions.accept_login_token if qr_handoff else None,
+    )
     health: asyncio.Task[None] | None = None
     try:
         working = await fleet.load()
@@ -68,7 +79,7 @@ async def open_fleet_runtime(
             health = asyncio.create_task(
                 fleet.run_health_checks(health_interval), name="tgfleet-health-check"
             )
-        yield FleetRuntime(pool=pool, fleet=fleet, login=login)
+        yield FleetRuntime(pool=pool, fleet=fleet, login=login, actions=actions)
     finally:
         await login.aclose()
         if health is not None:
