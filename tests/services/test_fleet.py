@@ -132,3 +132,45 @@ async def test_incoming_messages_of_a_keep_online_account_reach_the_bus(
     assert event.account == ANN
     assert event.data["text"] == "are you there?"
     assert event.data["outgoing"] is False
+
+
+async def test_a_keep_online_account_revoked_and_dropped_does_not_reconnect_in_a_loop(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, world: World, store: Store
+) -> None:
+    await log_in(runtime, ANN, keep_online=True)
+    for _ in range(200):
+        if runtime.pool.get_pool_stats(ANN)["pool_size"]:
+            break
+        await asyncio.sleep(0.02)
+    [key_id] = world.auth_keys_of(ANN)
+    connections = sandbox.counters["connections"]
+    sandbox.faults.revoke_authorization(key_id)
+    sandbox.faults.drop_connections(ANN)
+    with pytest.raises(TgfleetError):
+        await actions.get_me(ANN)
+    for _ in range(10):
+        with pytest.raises(TgfleetError):
+            await actions.get_me(ANN)
+    await asyncio.sleep(1.5)  # time for any reconnect loop to show itself
+    assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.REVOKED
+    assert runtime.pool.get_pool_stats(ANN)["pool_size"] == 0
+    # Kurigram's own reconnect of the dropped socket, and at most one more: no loop
+    assert sandbox.counters["connections"] - connections <= 2
+
+
+async def test_a_ban_while_pooled_marks_the_account_banned(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, store: Store
+) -> None:
+    await log_in(runtime, ANN)
+    await actions.get_me(ANN)
+    sandbox.faults.ban_user(ANN)
+    with pytest.raises(TgfleetError) as caught:
+        await actions.get_me(ANN)
+    assert getattr(caught.value, "name", "") == "USER_DEACTIVATED_BAN"
+    account = await store.accounts.get_by_key(ANN)
+    assert account.status is AccountStatus.BANNED
+    connects = runtime.fleet.connect_attempts.get(ANN, 0)
+    for _ in range(5):
+        with pytest.raises(TgfleetError):
+            await actions.get_me(ANN)
+    assert runtime.fleet.connect_attempts.get(ANN, 0) == connects

@@ -341,6 +341,12 @@ class LoginService:
         flow.result_authorization_id = authorization_id
         self._flows.pop(flow.id, None)
         await self._record(flow, "done", LoginResult.OK)
+        log.info(
+            "account %s: authorized by %s login, authorization %d",
+            account.key,
+            flow.kind,
+            authorization_id,
+        )
         self._bus.publish(
             "account.authorized", account.key, authorization_id=authorization_id, via=flow.kind
         )
