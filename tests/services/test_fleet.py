@@ -174,3 +174,31 @@ async def test_a_ban_while_pooled_marks_the_account_banned(
         with pytest.raises(TgfleetError):
             await actions.get_me(ANN)
     assert runtime.fleet.connect_attempts.get(ANN, 0) == connects
+
+
+async def test_a_flood_that_ended_lets_the_account_work_again(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, store: Store
+) -> None:
+    await log_in(runtime, ANN)
+    sandbox.faults.flood_wait(1, phone=ANN)
+    with pytest.raises(FloodWait):
+        await actions.get_me(ANN)
+    await asyncio.sleep(1.1)
+    await runtime.fleet.refresh_statuses()  # the periodic health check
+    assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.ACTIVE
+    assert (await actions.get_me(ANN)).first_name == "Ann"
+
+
+async def test_a_request_that_works_clears_an_error_status(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, store: Store
+) -> None:
+    await log_in(runtime, ANN)
+    await actions.get_me(ANN)
+    sandbox.faults.add_latency(6.0, phone=ANN, duration=6.0)  # beyond request_timeout=5
+    with pytest.raises(TgfleetError, match="no answer"):
+        await actions.get_me(ANN)
+    account = await store.accounts.get_by_key(ANN)
+    assert account.status is AccountStatus.ERROR and "no answer" in account.status_detail
+    sandbox.faults.clear()
+    assert (await actions.get_me(ANN)).first_name == "Ann"
+    assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.ACTIVE

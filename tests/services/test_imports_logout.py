@@ -22,7 +22,6 @@ from tgfleet.services.logout import Logout
 from tgfleet.services.runtime import FleetRuntime
 from tgfleet.store import Store
 from tgfleet.telegram.connection import TelegramConnection
-from tgfleet.telegram.factory import ClientFactory
 from tgfleet.telegram.server import ServerEndpoint, build_client, export_record
 from tgfleet.telegram.session_strings import telethon_string
 
@@ -30,15 +29,13 @@ SIGN_IN = "functions.auth.SignIn"
 
 
 @pytest.fixture
-def importer(runtime: FleetRuntime, store: Store, factory: ClientFactory) -> SessionImporter:
-    return SessionImporter(
-        store, factory, runtime.fleet._bus, on_authorized=runtime.fleet.sync_account
-    )
+def importer(runtime: FleetRuntime) -> SessionImporter:
+    return runtime.importer
 
 
 @pytest.fixture
-def logout(runtime: FleetRuntime, store: Store, factory: ClientFactory) -> Logout:
-    return Logout(store, factory, runtime.fleet, runtime.fleet._bus, connect_timeout=5.0)
+def logout(runtime: FleetRuntime) -> Logout:
+    return runtime.logout
 
 
 async def logged_in_elsewhere(sandbox: Sandbox, phone: str) -> Client:

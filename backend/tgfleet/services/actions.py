@@ -68,10 +68,12 @@ class Actions:
                 conn = pooled.client
                 assert isinstance(conn, TelegramConnection)
                 try:
-                    return await conn.call(fn, method=method)
+                    result = await conn.call(fn, method=method)
                 except TgfleetError as exc:
                     await self._fleet.on_error(phone, exc, authorization_id=conn.authorization_id)
                     raise
+            await self._fleet.on_success(phone)
+            return result
         except TgfleetError:
             raise
         except OSError as exc:

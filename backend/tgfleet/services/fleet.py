@@ -121,6 +121,8 @@ class Fleet:
         self.connect_attempts: dict[str, int] = {}
         # Authorizations being logged out: kept out of the pool even while still active.
         self._withdrawn: set[int] = set()
+        # Accounts shown as ``error``: the next request that works sets them active again.
+        self._in_error: set[str] = set()
 
     def attach_pool(self, pool: Any) -> None:
         self._pool = pool
@@ -129,6 +131,10 @@ class Fleet:
 
     async def sync_account(self, account: Account) -> None:
         """Tell the pool which authorizations ``account`` may use now."""
+        if account.status is AccountStatus.ERROR:
+            self._in_error.add(account.key)
+        else:
+            self._in_error.discard(account.key)
         if self._pool is None:
             return
         authorizations: list[str] = []
@@ -234,6 +240,16 @@ class Fleet:
             account.proxy_url.reveal() if account.proxy_url else self._factory.target.default_proxy
         )
         return f"via proxy {redact_proxy(url)}" if url else ""
+
+    async def on_success(self, phone: str) -> None:
+        """A request of ``phone`` worked: an account shown in error has recovered."""
+        if phone not in self._in_error:
+            return  # the common case: no database read
+        account = await self._store.accounts.get_by_key(phone)
+        if account.status is AccountStatus.ERROR:
+            await self._set_status(account, AccountStatus.ACTIVE)
+        else:
+            self._in_error.discard(phone)
 
     async def _primary_authorization(self, account: Account) -> int | None:
         listed = await self._store.authorizations.list_for_account(account.id)

@@ -26,7 +26,9 @@ from tgfleet.pool.pool import ConnectionPool
 from tgfleet.services.actions import Actions
 from tgfleet.services.events import EventBus
 from tgfleet.services.fleet import Fleet
+from tgfleet.services.imports import SessionImporter
 from tgfleet.services.login import LoginService
+from tgfleet.services.logout import Logout
 from tgfleet.store.store import Store
 from tgfleet.telegram.factory import ClientFactory
 
@@ -39,6 +41,8 @@ class FleetRuntime:
     fleet: Fleet
     login: LoginService
     actions: Actions
+    importer: SessionImporter
+    logout: Logout
 
 
 @contextlib.asynccontextmanager
@@ -70,6 +74,10 @@ async def open_fleet_runtime(
         on_authorized=fleet.sync_account,
         accept_login_token=actions.accept_login_token if qr_handoff else None,
     )
+    importer = SessionImporter(
+        store, factory, bus, on_authorized=fleet.sync_account, connect_timeout=connect_timeout
+    )
+    logout = Logout(store, factory, fleet, bus, connect_timeout=connect_timeout)
     health: asyncio.Task[None] | None = None
     try:
         working = await fleet.load()
@@ -79,7 +87,7 @@ async def open_fleet_runtime(
             health = asyncio.create_task(
                 fleet.run_health_checks(health_interval), name="tgfleet-health-check"
             )
-        yield FleetRuntime(pool=pool, fleet=fleet, login=login, actions=actions)
+        yield FleetRuntime(pool, fleet, login, actions, importer, logout)
     finally:
         await login.aclose()
         if health is not None:

@@ -16,7 +16,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pyrogram import Client, raw
+from pyrogram import client as pyrogram_client_module
 from pyrogram import errors as tg
+from pyrogram.session import Session
 from pyrogram.session.session import SessionState
 
 from tgfleet.errors import AuthorizationRevoked, ConnectFailed, TgfleetError
@@ -28,6 +30,32 @@ T = TypeVar("T")
 # Upper bound on waiting for a Kurigram background restart to notice it must stop: its
 # connect attempts (3 x 1 s) plus its start-up calls.
 RESTART_GRACE = 30.0
+
+
+class _RecordingSession(Session):  # type: ignore[misc]  # Kurigram ships no type stubs
+    """Kurigram's session, remembering the error its ``start()`` swallows.
+
+    ``Session.start()`` turns an RPC error of its initConnection (a FLOOD_WAIT, a 5xx) into
+    a background restart and returns as if nothing happened; the connect below needs that
+    error to tell the operator what went wrong instead of "no answer".
+    """
+
+    start_error: BaseException | None = None
+
+    async def send(
+        self, data: Any, wait_response: bool = True, timeout: float = Session.WAIT_TIMEOUT
+    ) -> Any:
+        try:
+            return await super().send(data, wait_response, timeout)
+        except (OSError, tg.RPCError) as exc:
+            if not self.is_started.is_set():
+                self.start_error = exc
+            raise
+
+
+# Kurigram builds sessions inside Client.get_session() from this module global; tgfleet's
+# clients are the only ones in the process, and the subclass only records.
+pyrogram_client_module.Session = _RecordingSession
 
 
 class TelegramConnection:
@@ -84,8 +112,11 @@ class TelegramConnection:
         authorized = await self.client.connect()
         session = self.client.session
         if session is not None and not session.is_started.is_set():
-            # Kurigram's Session.start() swallowed the network error and scheduled a restart
-            # loop; waiting for it would only hide the reason for connect_timeout seconds.
+            # Kurigram's Session.start() swallowed the error and scheduled a restart loop;
+            # waiting for it would only hide the reason for connect_timeout seconds.
+            error = getattr(session, "start_error", None)
+            if isinstance(error, tg.RPCError):
+                raise error  # a FLOOD_WAIT on initConnection, ...: translated below
             raise ConnectionError("the server or proxy refused or dropped the connection")
         if not authorized and self._require_user:
             raise AuthorizationRevoked(
