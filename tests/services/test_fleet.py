@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import ANN, BO, log_in
+from conftest import ANN, BO, EXPECTED_DUPLICATES, log_in
 
-from tgfleet.errors import AccountDisabled, FloodWait, NoAuthorizationAvailable, TgfleetError
+from tgfleet.errors import (
+    AccountDisabled,
+    AuthKeyDuplicated,
+    FloodWait,
+    NoAuthorizationAvailable,
+    TgfleetError,
+)
 from tgfleet.sandbox.server import Sandbox
 from tgfleet.sandbox.world import World
 from tgfleet.services.actions import Actions
@@ -15,6 +21,7 @@ from tgfleet.services.events import EventBus
 from tgfleet.services.runtime import FleetRuntime
 from tgfleet.store import Store
 from tgfleet.store.records import AccountStatus, AuthorizationState
+from tgfleet.telegram.connection import TelegramConnection
 
 
 @pytest.fixture
@@ -202,3 +209,33 @@ async def test_a_request_that_works_clears_an_error_status(
     sandbox.faults.clear()
     assert (await actions.get_me(ANN)).first_name == "Ann"
     assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.ACTIVE
+
+
+async def test_a_duplicated_key_is_marked_and_never_retried(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox, store: Store
+) -> None:
+    """Someone else (an old copy of the session) holds the key: the pool's client is the newer
+    connection, Telegram answers 406, and the fleet never dials that authorization again."""
+    auth_id = await log_in(runtime, ANN)
+    account = await store.accounts.get_by_key(ANN)
+    session = await store.authorizations.session(auth_id)
+    outsider = TelegramConnection(
+        runtime.fleet._factory.for_authorization(account, session, receive_updates=False),
+        account=ANN,
+        authorization_id=auth_id,
+        connect_timeout=5.0,
+    )
+    await outsider.connect()
+    EXPECTED_DUPLICATES[sandbox.port] = 1
+    try:
+        with pytest.raises(AuthKeyDuplicated):
+            await actions.get_me(ANN)
+        for _ in range(10):
+            with pytest.raises(TgfleetError):
+                await actions.get_me(ANN)
+    finally:
+        await outsider.disconnect()
+    assert (await store.authorizations.get(auth_id)).state is AuthorizationState.DUPLICATED
+    assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.REVOKED
+    assert runtime.fleet.connect_attempts[ANN] == 1
+    assert sandbox.counters["AUTH_KEY_DUPLICATED"] == 1
