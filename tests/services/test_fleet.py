@@ -18,6 +18,7 @@ from tgfleet.sandbox.server import Sandbox
 from tgfleet.sandbox.world import World
 from tgfleet.services.actions import Actions
 from tgfleet.services.events import EventBus
+from tgfleet.services.health import check_fleet
 from tgfleet.services.runtime import FleetRuntime
 from tgfleet.store import Store
 from tgfleet.store.records import AccountStatus, AuthorizationState
@@ -239,3 +240,23 @@ async def test_a_duplicated_key_is_marked_and_never_retried(
     assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.REVOKED
     assert runtime.fleet.connect_attempts[ANN] == 1
     assert sandbox.counters["AUTH_KEY_DUPLICATED"] == 1
+
+
+async def test_the_health_check_finds_a_keep_online_key_revoked_while_idle(
+    runtime: FleetRuntime, store: Store, sandbox: Sandbox, world: World
+) -> None:
+    await log_in(runtime, ANN, keep_online=True)
+    await log_in(runtime, BO, keep_online=True)
+    for _ in range(200):
+        if runtime.pool.get_pool_stats(ANN)["pool_size"]:
+            break
+        await asyncio.sleep(0.02)
+    [key_id] = world.auth_keys_of(ANN)
+    sandbox.faults.revoke_authorization(key_id)
+    report = await check_fleet(store, runtime.fleet, runtime.actions)
+    assert (report.checked, report.failed) == (2, 1)
+    assert (await store.accounts.get_by_key(ANN)).status is AccountStatus.REVOKED
+    assert (await store.accounts.get_by_key(BO)).status is AccountStatus.ACTIVE
+    assert runtime.pool.get_pool_stats(ANN)["pool_size"] == 0
+    report = await check_fleet(store, runtime.fleet, runtime.actions)
+    assert (report.checked, report.failed) == (1, 0)  # a revoked account is not pinged

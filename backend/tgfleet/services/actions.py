@@ -125,6 +125,14 @@ class Actions:
             )
         )
 
+    async def ping(self, phone: str) -> None:
+        """One cheap authorized call: proves the authorization and the path to Telegram."""
+        await self.run(
+            phone,
+            lambda c: c.invoke(raw.functions.updates.GetState()),
+            method="updates.getState",
+        )
+
     async def accept_login_token(self, phone: str, token: bytes) -> None:
         """Accept a QR login token with one of the account's authorizations (QR handoff)."""
         await self.run(

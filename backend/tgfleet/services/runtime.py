@@ -26,6 +26,7 @@ from tgfleet.pool.pool import ConnectionPool
 from tgfleet.services.actions import Actions
 from tgfleet.services.events import EventBus
 from tgfleet.services.fleet import Fleet
+from tgfleet.services.health import run_health_checks
 from tgfleet.services.imports import SessionImporter
 from tgfleet.services.login import LoginService
 from tgfleet.services.logout import Logout
@@ -85,7 +86,8 @@ async def open_fleet_runtime(
         await pool.start()
         if health_interval is not None:
             health = asyncio.create_task(
-                fleet.run_health_checks(health_interval), name="tgfleet-health-check"
+                run_health_checks(store, fleet, actions, health_interval),
+                name="tgfleet-health-check",
             )
         yield FleetRuntime(pool, fleet, login, actions, importer, logout)
     finally:
