@@ -9,13 +9,9 @@ accounts is left as it is.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import TYPE_CHECKING
 
-from pyrogram import Client
-
 from tgfleet.errors import TgfleetError
-from tgfleet.telegram.connection import TelegramConnection
 
 if TYPE_CHECKING:
     from tgfleet.runtime import Runtime
@@ -34,10 +30,6 @@ DEMO_CHAT = (
     ("+15550000002", "demo_alice", "Going out at noon, as usual."),
     ("+15550000003", "demo_alice", "Alice, can you forward me the outreach list?"),
 )
-
-
-async def _send(client: Client, *, peer: str, text: str) -> None:
-    await client.send_message(peer, text)
 
 
 async def seed_demo_fleet(runtime: Runtime) -> bool:
@@ -59,10 +51,7 @@ async def seed_demo_fleet(runtime: Runtime) -> bool:
     token = world.add_bot(username, first_name)
     await runtime.logins.login_bot(token, label=label)
     for phone, peer, text in DEMO_CHAT:
-        async with runtime.pool.acquire(phone) as conn:
-            client = conn.client
-            assert isinstance(client, TelegramConnection)
-            await client.call(partial(_send, peer=peer, text=text), method="messages.sendMessage")
+        await runtime.actions.send_message(phone, peer, text)
     log.info(
         "demo fleet ready: %d users and 1 bot on the sandbox (login code %s)",
         len(DEMO_USERS),

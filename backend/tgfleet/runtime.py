@@ -9,7 +9,6 @@ start-up still closes what was opened, and shutdown drains the pool before the s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,9 +17,13 @@ from typing import Any
 
 from tgfleet.errors import ConfigError
 from tgfleet.pool import ConnectionPool, PoolConfig, PoolEvent
+from tgfleet.services.actions import Actions
 from tgfleet.services.events import EventBus
 from tgfleet.services.fleet import Fleet
+from tgfleet.services.imports import SessionImporter
 from tgfleet.services.login import LoginService
+from tgfleet.services.logout import Logout
+from tgfleet.services.runtime import open_fleet_runtime
 from tgfleet.settings import Settings
 from tgfleet.store.records import DeviceParams
 from tgfleet.store.store import Store
@@ -46,6 +49,9 @@ class Runtime:
     fleet: Fleet
     logins: LoginService
     factory: ClientFactory
+    actions: Actions
+    importer: SessionImporter
+    logout: Logout
     sandbox: Any | None = None  # tgfleet.sandbox.Sandbox when --sandbox
 
 
@@ -142,33 +148,30 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
         bus = EventBus()
         stack.callback(bus.close)
-        fleet = Fleet(store, factory, bus)
         config = pool_config_from(settings)
-        pool = ConnectionPool(
-            config, connector=fleet.connect, event_callback=_forward_pool_events(bus)
+        accounts = await stack.enter_async_context(
+            open_fleet_runtime(store, factory, config, bus, pool_events=_forward_pool_events(bus))
         )
-        fleet.attach_pool(pool)
-        working = await fleet.load()
-        await pool.start()
-        stack.push_async_callback(pool.stop)
         log.info("connection pool configured: %s", config.describe())
-        log.info("%d accounts in service", working)
+        stack.callback(
+            log.info, "shutting down: draining the pool (up to %.0f s)", config.drain_timeout
+        )
 
-        logins = LoginService(store, factory, bus, on_authorized=fleet.sync_account)
-        stack.push_async_callback(logins.aclose)
-
-        health = asyncio.create_task(fleet.run_health_checks(), name="tgfleet-health")
-
-        async def stop_health() -> None:
-            health.cancel()
-            await asyncio.gather(health, return_exceptions=True)
-
-        stack.push_async_callback(stop_health)
-
-        runtime = Runtime(settings, store, bus, pool, fleet, logins, factory, sandbox)
+        runtime = Runtime(
+            settings,
+            store,
+            bus,
+            accounts.pool,
+            accounts.fleet,
+            accounts.login,
+            factory,
+            accounts.actions,
+            accounts.importer,
+            accounts.logout,
+            sandbox,
+        )
         if sandbox is not None and settings.sandbox.demo_fleet:
             from tgfleet.demo import seed_demo_fleet
 
             await seed_demo_fleet(runtime)
         yield runtime
-        log.info("shutting down: draining the pool (up to %.0f s)", config.drain_timeout)
