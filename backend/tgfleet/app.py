@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from tgfleet import __version__
-from tgfleet.api.routes import health
+from tgfleet.api.access import ADMIN_USERNAME, Access
+from tgfleet.api.problems import install_problem_handlers
+from tgfleet.api.routes import auth, health, pool
 from tgfleet.runtime import open_runtime
 from tgfleet.settings import Settings
+from tgfleet.store.users import UsersStore
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +25,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ready_checks = {"store": False, "pool": False}
         async with open_runtime(settings) as runtime:
+            access = Access(UsersStore(runtime.store.db))
+            await announce_admin(access, settings)
+            app.state.access = access
             app.state.runtime = runtime
             app.state.ready_checks.update(store=True, pool=True)
             log.info("tgfleet ready on http://%s:%s", settings.api.host, settings.api.port)
@@ -28,6 +35,8 @@ def create_app(settings: Settings) -> FastAPI:
                 yield
             finally:
                 app.state.ready_checks.update(store=False, pool=False)
+                app.state.runtime = None
+                app.state.access = None
 
     app = FastAPI(
         title="tgfleet",
@@ -36,5 +45,22 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(pool.router)
     return app
+
+
+async def announce_admin(access: Access, settings: Settings) -> None:
+    """Create the first user; a generated password is shown once, on stderr, never logged."""
+    given = settings.admin_password.get_secret_value() if settings.admin_password else None
+    generated = await access.ensure_admin(given)
+    if generated is not None:
+        # straight to stderr: the log file outlives this moment, and the mask would hide it
+        print(
+            f"tgfleet: created user {ADMIN_USERNAME!r} with password {generated} "
+            "(shown once; set TGFLEET_ADMIN_PASSWORD to choose it)",
+            file=sys.stderr,
+            flush=True,
+        )

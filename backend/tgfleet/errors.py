@@ -169,3 +169,14 @@ class LeaseHeld(TgfleetError):
 
 class LeaseLost(TgfleetError):
     """This owner's lease expired or was taken over; stop using the authorization at once."""
+
+
+# --- API sign-in -------------------------------------------------------------------------------
+
+
+class TooManyAttempts(TgfleetError):
+    """Too many failed sign-ins for this username from this client; retry after the pause."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -170,9 +170,41 @@ _V2_LEASES_AND_SECRETS = (
     )""",
 )
 
+_V3_API_ACCESS = (
+    """
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        username      TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at    REAL NOT NULL
+    )""",
+    # only a hash of each session token and API token is kept: a copy of the database does
+    # not let anyone sign in
+    """
+    CREATE TABLE user_sessions (
+        token_hash  TEXT PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at  REAL NOT NULL,
+        expires_at  REAL NOT NULL
+    )""",
+    "CREATE INDEX user_sessions_expires ON user_sessions (expires_at)",
+    """
+    CREATE TABLE api_tokens (
+        id          INTEGER PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        token_hash  TEXT NOT NULL UNIQUE,
+        created_at  REAL NOT NULL,
+        last_used_at REAL,
+        revoked_at  REAL
+    )""",
+    "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, authorizations, login attempts, floods, audit log", _V1_CORE),
     Migration(2, "authorization leases and account secrets", _V2_LEASES_AND_SECRETS),
+    Migration(3, "API users, browser sessions and API tokens", _V3_API_ACCESS),
 )
 
 

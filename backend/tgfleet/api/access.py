@@ -1,0 +1,194 @@
+"""Access to the API: passwords, browser sessions with CSRF tokens, API tokens, sign-in limits.
+
+Decisions kept here, in one place:
+
+- Passwords are argon2 hashes (argon2-cffi defaults). Checking one costs tens of milliseconds
+  of CPU, so it runs in a worker thread, and an unknown username is checked against a dummy
+  hash so that the answer time does not tell which usernames exist.
+- Session tokens and API tokens are 256-bit random strings; the store keeps only their SHA-256.
+  (A fast hash is right for random tokens: there is nothing to guess.)
+- The CSRF token is derived from the session token (``csrf_for``), sent in a readable cookie,
+  and must come back in the ``X-CSRF-Token`` header of every unsafe request made with the
+  session cookie. A forged cross-site request carries the cookies but cannot read them.
+- Failed sign-ins are counted per (username, client address) in memory: after
+  ``max_failures`` within ``window`` seconds that pair waits until the oldest failure ages out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from tgfleet.errors import InvalidInput, NotAuthenticated, TooManyAttempts
+from tgfleet.store.users import ApiToken, User, UsersStore
+
+ADMIN_USERNAME = "admin"
+API_TOKEN_PREFIX = "tgf_"
+SESSION_COOKIE = "tgfleet_session"
+CSRF_COOKIE = "tgfleet_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_TTL = 7 * 86_400.0
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_for(session_token: str) -> str:
+    return hashlib.sha256(b"tgfleet-csrf:" + session_token.encode()).hexdigest()
+
+
+def csrf_matches(session_token: str, cookie: str | None, header: str | None) -> bool:
+    if not cookie or not header:
+        return False
+    expected = csrf_for(session_token)
+    return hmac.compare_digest(cookie, expected) and hmac.compare_digest(header, expected)
+
+
+class SignInLimiter:
+    """Failed sign-ins per (username, client) in a sliding window."""
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window: float = 300.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self._clock = clock
+        self._max_keys = max_keys
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        now = self._clock()
+        failures = self._failures.get(key)
+        if failures is None:
+            return deque()
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if not failures:
+            del self._failures[key]
+        return failures
+
+    def check(self, username: str, client: str) -> None:
+        """Raise TooManyAttempts while the pair is locked out."""
+        failures = self._recent((username, client))
+        if len(failures) >= self.max_failures:
+            retry_after = failures[0] + self.window - self._clock()
+            raise TooManyAttempts(
+                f"too many failed sign-ins for {username!r} from this address; "
+                f"try again in {max(1, round(retry_after))} s",
+                retry_after=retry_after,
+            )
+
+    def failed(self, username: str, client: str) -> None:
+        if len(self._failures) >= self._max_keys:
+            # bounded memory under a spray of usernames: forget the oldest pair
+            self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault((username, client), deque()).append(self._clock())
+
+    def succeeded(self, username: str, client: str) -> None:
+        self._failures.pop((username, client), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: User
+    session_token: str
+    csrf_token: str
+    expires_at: float
+
+
+class Access:
+    def __init__(
+        self,
+        users: UsersStore,
+        *,
+        hasher: PasswordHasher | None = None,
+        limiter: SignInLimiter | None = None,
+        session_ttl: float = SESSION_TTL,
+    ) -> None:
+        self.users = users
+        self._hasher = hasher or PasswordHasher()
+        self.limiter = limiter or SignInLimiter()
+        self.session_ttl = session_ttl
+        self._dummy_hash = self._hasher.hash(new_secret())
+
+    async def ensure_admin(self, password: str | None) -> str | None:
+        """Create the first user, ``admin``, if there is no user yet.
+
+        Its password is ``password`` (TGFLEET_ADMIN_PASSWORD) or, if that is None, a generated
+        one, which is returned so that the caller shows it once. Returns None when nothing was
+        generated (the admin existed already, or the password was given).
+        """
+        if await self.users.count() > 0:
+            return None
+        generated = None
+        if password is None:
+            generated = password = new_secret()
+        hashed = await asyncio.to_thread(self._hasher.hash, password)
+        await self.users.create(ADMIN_USERNAME, hashed)
+        return generated
+
+    async def sign_in(self, username: str, password: str, client: str) -> SignedIn:
+        self.limiter.check(username, client)
+        found = await self.users.find_with_hash(username)
+        stored = self._dummy_hash if found is None else found[1]
+        ok = await asyncio.to_thread(self._verify, stored, password)
+        if found is None or not ok:
+            self.limiter.failed(username, client)
+            raise NotAuthenticated("wrong username or password")
+        self.limiter.succeeded(username, client)
+        user = found[0]
+        if self._hasher.check_needs_rehash(stored):
+            await self.users.set_password_hash(
+                user.id, await asyncio.to_thread(self._hasher.hash, password)
+            )
+        session = new_secret()
+        expires_at = time.time() + self.session_ttl
+        await self.users.create_session(user.id, token_hash(session), expires_at)
+        return SignedIn(user, session, csrf_for(session), expires_at)
+
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def sign_out(self, session_token: str) -> None:
+        await self.users.delete_session(token_hash(session_token))
+
+    async def user_for_session(self, session_token: str) -> User | None:
+        return await self.users.user_for_session(token_hash(session_token))
+
+    async def user_for_api_token(self, token: str) -> User | None:
+        if not token.startswith(API_TOKEN_PREFIX):
+            return None
+        return await self.users.user_for_token(token_hash(token))
+
+    async def create_api_token(
+        self, name: str, *, username: str = ADMIN_USERNAME
+    ) -> tuple[ApiToken, str]:
+        """A new token for ``username``; the plain token is returned once and never stored."""
+        user = await self.users.get_by_name(username)
+        if user is None:
+            raise InvalidInput(f"username: no user named {username!r}")
+        plain = API_TOKEN_PREFIX + new_secret()
+        record = await self.users.create_token(user.id, name, token_hash(plain))
+        return record, plain

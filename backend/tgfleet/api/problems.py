@@ -1,0 +1,202 @@
+"""Every API error as an RFC 9457 problem (``application/problem+json``), from one place.
+
+The HTTP status of a tgfleet error is chosen here and nowhere else: routes raise the classes of
+``tgfleet.errors`` and these handlers answer. The detail is the error's own message, which the
+layers below write for an operator (it names the field, the account, the setting) and never
+fill with a secret; an unexpected exception is logged and answered with a bare 500 whose
+detail says nothing about its cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tgfleet import errors
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://tgfleet.dev/problems/"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemKind:
+    status: int
+    slug: str
+    title: str
+
+
+# Most specific first: the first class an error is an instance of decides.
+_KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
+    (errors.InvalidInput, ProblemKind(422, "invalid-input", "Invalid input")),
+    (errors.ConfigError, ProblemKind(422, "invalid-input", "Invalid input")),
+    (errors.AccountNotFound, ProblemKind(404, "account-not-found", "Account not found")),
+    (errors.AccountExists, ProblemKind(409, "account-exists", "Account already exists")),
+    (errors.Conflict, ProblemKind(409, "conflict", "Conflict")),
+    (errors.FloodWait, ProblemKind(429, "flood-wait", "Telegram asks to wait")),
+    (errors.PoolTimeout, ProblemKind(503, "pool-timeout", "No connection free in time")),
+    (errors.PoolClosed, ProblemKind(503, "pool-closed", "The pool is shutting down")),
+    (errors.NotAuthenticated, ProblemKind(401, "not-authenticated", "Sign-in required")),
+    (errors.PermissionDenied, ProblemKind(403, "permission-denied", "Not allowed")),
+    (errors.TooManyAttempts, ProblemKind(429, "too-many-attempts", "Too many sign-in attempts")),
+)
+
+_INTERNAL = ProblemKind(500, "internal-error", "Internal server error")
+# Retry-After for a pool timeout: long enough for a borrower to give a connection back.
+POOL_TIMEOUT_RETRY_AFTER = 1
+
+
+def kind_of(exc: Exception) -> ProblemKind | None:
+    for cls, kind in _KINDS:
+        if isinstance(exc, cls):
+            return kind
+    return None
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    instance: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def _retry_after(exc: Exception) -> dict[str, str]:
+    if isinstance(exc, errors.FloodWait):
+        return {"Retry-After": str(max(1, exc.seconds))}
+    if isinstance(exc, errors.PoolTimeout):
+        return {"Retry-After": str(POOL_TIMEOUT_RETRY_AFTER)}
+    if isinstance(exc, errors.TooManyAttempts):
+        return {"Retry-After": seconds_header(exc.retry_after)}
+    if isinstance(exc, errors.PoolClosed):
+        return {"Retry-After": "5"}
+    if isinstance(exc, errors.NotAuthenticated):
+        return {"WWW-Authenticate": 'Bearer realm="tgfleet"'}
+    return {}
+
+
+async def _tgfleet_error(request: Request, exc: Exception) -> JSONResponse:
+    kind = kind_of(exc)
+    if kind is None:
+        return await _unexpected(request, exc)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, errors.FloodWait):
+        extra["retry_after"] = max(1, exc.seconds)
+    return problem(
+        kind.status,
+        kind.slug,
+        kind.title,
+        str(exc) or kind.title,
+        headers=_retry_after(exc),
+        instance=request.url.path,
+        **extra,
+    )
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "password") -> "password"; ("query", "limit") -> "limit"
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # the input itself is never echoed: it may be a password or a token
+    invalid = [
+        {"field": _field_of(error.get("loc", ())), "message": str(error.get("msg", ""))}
+        for error in exc.errors()
+    ]
+    detail = "; ".join(f"{item['field']}: {item['message']}" for item in invalid)
+    return problem(
+        422,
+        "invalid-input",
+        "Invalid input",
+        detail or "the request is malformed",
+        instance=request.url.path,
+        errors=invalid,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = _HTTP_TITLES.get(exc.status_code, "HTTP error")
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    slug = title.lower().replace(" ", "-")
+    return problem(
+        exc.status_code,
+        slug,
+        title,
+        detail,
+        headers=exc.headers,
+        instance=request.url.path,
+    )
+
+
+_HTTP_TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+}
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # logged with its traceback (the log's secret mask applies); the client learns nothing
+    log.error(
+        "unexpected error on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    return problem(
+        500,
+        _INTERNAL.slug,
+        _INTERNAL.title,
+        "an unexpected error happened; it is logged on the server",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(errors.TgfleetError, _tgfleet_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def seconds_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
