@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any
 
 from tgfleet import __version__
-from tgfleet.errors import ConfigError
+from tgfleet.errors import ConfigError, Conflict, InvalidInput, StoreError
 from tgfleet.logging_setup import configure_logging
 from tgfleet.settings import Settings, load_settings
 
@@ -87,6 +87,39 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens(args: argparse.Namespace) -> int:
+    from tgfleet.api import tokens
+
+    settings = _settings_from(args)
+    if args.tokens_command == "create":
+        created = asyncio.run(tokens.create_token(settings, args.name))
+        if created.generated_admin_password is not None:
+            print(
+                f"tgfleet: created user 'admin' with password {created.generated_admin_password} "
+                "(shown once)",
+                file=sys.stderr,
+            )
+        print(
+            f"tgfleet: API token {created.token.name!r} created; it is shown only now. "
+            "Send it as 'Authorization: Bearer <token>'.",
+            file=sys.stderr,
+        )
+        # stdout holds the token alone, so that `TOKEN=$(tgfleet tokens create ...)` works
+        print(created.plain)
+        return 0
+    if args.tokens_command == "revoke":
+        revoked = asyncio.run(tokens.revoke_token(settings, args.name))
+        if revoked is None:
+            print(f"tgfleet: no live API token named {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"revoked API token {revoked.name!r}")
+        return 0
+    for token in asyncio.run(tokens.list_tokens(settings)):
+        state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
+        print(f"{token.name}\tcreated {token.created_at:%Y-%m-%d %H:%M}\t{state}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tgfleet", description=__doc__)
     parser.add_argument("--version", action="version", version=f"tgfleet {__version__}")
@@ -101,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox", action="store_true", help="run on an embedded Telegram sandbox (offline demo)"
     )
     serve.set_defaults(handler=_serve)
+
+    token_cmds = commands.add_parser("tokens", help="create, revoke and list API tokens")
+    token_sub = token_cmds.add_subparsers(dest="tokens_command", required=True)
+    for name, text in (
+        ("create", "create an API token and print it once"),
+        ("revoke", "revoke the live API token with that name"),
+        ("list", "list API tokens (names and dates, never the tokens)"),
+    ):
+        cmd = token_sub.add_parser(name, help=text)
+        cmd.add_argument("--config", type=Path, default=None, help="TOML config file")
+        cmd.add_argument("--data-dir", type=Path, default=None, help="the daemon's data dir")
+        if name != "list":
+            cmd.add_argument("--name", required=True, help="what uses the token, e.g. ci")
+        cmd.set_defaults(handler=_tokens)
 
     sandbox = commands.add_parser("sandbox", help="run a local Telegram (MTProto) sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -119,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tgfleet: {exc}", file=sys.stderr)
         return 2
+    except (InvalidInput, Conflict, StoreError) as exc:
+        print(f"tgfleet: {exc}", file=sys.stderr)
+        return 1
     return result
 
 
