@@ -146,3 +146,16 @@ def test_bearer_token_works_without_csrf_and_stops_after_revoke(anon: TestClient
     assert "revoked" in after.json()["detail"]
     bad_scheme = anon.get("/api/v1/auth/me", headers={"Authorization": f"Basic {plain}"})
     assert bad_scheme.status_code == 401
+
+
+def test_store_keeps_only_hashes_of_session_tokens_and_passwords(anon: TestClient) -> None:
+    sign_in(anon)
+    session = anon.cookies[SESSION_COOKIE]
+    access: Access = anon.app.state.access  # type: ignore[attr-defined]
+    db = access.users._db
+    sessions = anon.portal.call(db.fetchall, "SELECT token_hash FROM user_sessions")  # type: ignore[union-attr]
+    stored = {row["token_hash"] for row in sessions}
+    assert token_hash(session) in stored and session not in stored
+    users = anon.portal.call(db.fetchall, "SELECT password_hash FROM users")  # type: ignore[union-attr]
+    assert all(row["password_hash"].startswith("$argon2id$") for row in users)
+    assert all(ADMIN_PASSWORD not in row["password_hash"] for row in users)
