@@ -110,24 +110,15 @@ class ClientFactory:
         """A client with no auth key yet: connecting it creates one; a login binds a user."""
         if account is None or not (account.api_id and account.api_hash):
             self._target.require_credentials()
-        api_id, api_hash = self.credentials(account)
+        api_id = self.credentials(account)[0]
         endpoint = self._target.endpoint
         record = (
             endpoint.new_record(api_id)
             if endpoint is not None
             else ClientRecord(dc_id=PRODUCTION_DC, server_address="", port=443, api_id=api_id)
         )
-        if account is not None:
-            device = device or account.device
-            proxy_url = proxy_url or (account.proxy_url.reveal() if account.proxy_url else None)
-        return self._build(
-            f"login-{name}-{next(_names)}",
-            record,
-            api_id=api_id,
-            api_hash=api_hash,
-            device=device or self._target.default_device,
-            proxy_url=proxy_url,
-            receive_updates=False,
+        return self.for_record(
+            f"login-{name}", record, account=account, device=device, proxy_url=proxy_url
         )
 
     def for_record(
