@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from tgfleet import __version__
 from tgfleet.api.access import ADMIN_USERNAME, Access
 from tgfleet.api.problems import install_problem_handlers
-from tgfleet.api.routes import auth, health, metrics, pool
+from tgfleet.api.routes import accounts, auth, health, metrics, pool
 from tgfleet.runtime import open_runtime
 from tgfleet.settings import Settings
 from tgfleet.store.users import UsersStore
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(pool.router)
     app.include_router(metrics.router)
+    accounts.install(app)
     return app
 
 
