@@ -187,9 +187,17 @@ def test_login_with_a_wrong_code_then_the_right_one_then_remove(api: TestClient)
     exists = api.post(f"{API}/logins", json={"phone": phone})
     assert exists.status_code == 409 and exists.json()["type"].endswith("/account-exists")
 
+    # one more authorization for the same account: a second login, asked for explicitly
+    more = api.post(f"{API}/logins", json={"phone": phone, "add_to_existing": True}).json()
+    added = api.post(f"{API}/logins/{more['id']}/code", json={"code": CODE}).json()
+    assert added["step"] == "done" and added["account_id"] == done.json()["account_id"]
+    assert len(api.get(f"{API}/accounts/{phone}").json()["authorizations"]) == 2
+    not_there = api.post(f"{API}/logins", json={"phone": "+15550000049", "add_to_existing": True})
+    assert not_there.status_code == 422
+
     removed = api.delete(f"{API}/accounts/{phone}")
     assert removed.status_code == 200, removed.text
-    assert removed.json() == {"key": phone, "logged_out": 1}
+    assert removed.json() == {"key": phone, "logged_out": 2}
     assert api.get(f"{API}/accounts/{phone}").status_code == 404
     assert api.delete(f"{API}/accounts/{phone}").status_code == 404
 
