@@ -48,6 +48,14 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.NotAuthenticated, ProblemKind(401, "not-authenticated", "Sign-in required")),
     (errors.PermissionDenied, ProblemKind(403, "permission-denied", "Not allowed")),
     (errors.TooManyAttempts, ProblemKind(429, "too-many-attempts", "Too many sign-in attempts")),
+    (errors.AuthorizationNotFound, ProblemKind(404, "no-such-authorization", "No authorization")),
+    (errors.AccountDisabled, ProblemKind(409, "account-disabled", "The account takes no work")),
+    (
+        errors.NoAuthorizationAvailable,
+        ProblemKind(409, "no-authorization", "No authorization free"),
+    ),
+    (errors.ConnectFailed, ProblemKind(502, "connect-failed", "Cannot reach Telegram")),
+    (errors.ProxyError, ProblemKind(502, "proxy-error", "The account's proxy failed")),
 )
 
 _INTERNAL = ProblemKind(500, "internal-error", "Internal server error")
@@ -100,9 +108,31 @@ def _retry_after(exc: Exception) -> dict[str, str]:
     return {}
 
 
+def _telegram_error(request: Request, exc: errors.TelegramError) -> JSONResponse:
+    # Telegram's own 4xx is the caller's to fix (PHONE_CODE_INVALID, USERNAME_NOT_OCCUPIED); a
+    # 401 means the account's authorization is dead, a state to fix rather than the caller's
+    # sign-in; anything else means Telegram or the path to it failed: a bad gateway here.
+    if exc.code == 401:
+        status = 409
+    elif 400 <= exc.code < 500:
+        status = exc.code
+    else:
+        status = 502
+    return problem(
+        status,
+        "telegram-error",
+        "Telegram refused the request",
+        str(exc) or "Telegram refused the request",
+        instance=request.url.path,
+        telegram_error=exc.name or type(exc).__name__,
+    )
+
+
 async def _tgfleet_error(request: Request, exc: Exception) -> JSONResponse:
     kind = kind_of(exc)
     if kind is None:
+        if isinstance(exc, errors.TelegramError):
+            return _telegram_error(request, exc)
         return await _unexpected(request, exc)
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.FloodWait):

@@ -12,10 +12,8 @@ import re
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Query, Response, status
 
-from tgfleet.api import problems
 from tgfleet.api.deps import CurrentUser, RuntimeDep
 from tgfleet.api.schemas import (
     AccountDetailOut,
@@ -37,7 +35,7 @@ from tgfleet.api.schemas import (
     RemovedOut,
     SentOut,
 )
-from tgfleet.errors import AccountNotFound, Conflict, TelegramError
+from tgfleet.errors import AccountNotFound, Conflict
 from tgfleet.runtime import Runtime
 from tgfleet.services.login import LoginFlow
 from tgfleet.store.records import Account, AccountKind, AccountStatus
@@ -51,33 +49,7 @@ _CHAT_ID = re.compile(r"-?\d{1,20}")
 
 
 def install(app: FastAPI) -> None:
-    """Serve these routes, and answer Telegram's refusals (a wrong code, an unknown peer) as
-    a 4xx problem naming Telegram's error instead of an unexpected 500."""
     app.include_router(router)
-    app.add_exception_handler(TelegramError, telegram_error)
-
-
-async def telegram_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TelegramError)
-    if problems.kind_of(exc) is not None:
-        # FloodWait and friends keep the status and Retry-After problems.py gives them
-        return await problems._tgfleet_error(request, exc)
-    # Telegram's own 4xx is the caller's to fix (PHONE_CODE_INVALID, USERNAME_NOT_OCCUPIED);
-    # anything else means Telegram or the path to it failed, which is a bad gateway here.
-    if exc.code == 401:
-        code = 409  # the account's authorization is dead: a state to fix, not the caller's auth
-    elif 400 <= exc.code < 500:
-        code = exc.code
-    else:
-        code = 502
-    return problems.problem(
-        code,
-        "telegram-error",
-        "Telegram refused the request",
-        str(exc) or "Telegram refused the request",
-        instance=request.url.path,
-        telegram_error=exc.name or type(exc).__name__,
-    )
 
 
 # --- helpers -----------------------------------------------------------------------------------
