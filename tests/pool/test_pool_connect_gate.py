@@ -132,7 +132,9 @@ async def test_a_borrower_waiting_for_its_own_queued_fill_moves_it_up(
     await settle()
     board.open.set()
     conn = await asyncio.wait_for(borrower, 5)
-    assert board.order.index("+1009") == 1
+    # Dialled right after the one connect already in flight (or first, when the fills were
+    # queued in another order: their order follows set iteration, which PYTHONHASHSEED moves).
+    assert board.order.index("+1009") <= 1
     assert conn.pinned
     await pool.return_connection("+1009", conn)
     await wait_for(lambda: pinned(pool) == 10)
