@@ -14,6 +14,7 @@ gave and returns whole packets; :meth:`StreamDecoder.encode` frames one packet f
 
 from __future__ import annotations
 
+import abc
 import os
 import struct
 from binascii import crc32
@@ -40,16 +41,18 @@ class TransportViolation(Exception):
     """The byte stream breaks the transport's rules; the connection is closed."""
 
 
-class _Framing:
+class _Framing(abc.ABC):
     """One framing: how packet lengths are written. Works on decrypted bytes."""
 
     name = ""
 
+    @abc.abstractmethod
     def take(self, buf: bytearray) -> bytes | None:
-        raise NotImplementedError
+        """Cut one whole packet off the front of ``buf``; None until one has arrived."""
 
+    @abc.abstractmethod
     def frame(self, payload: bytes) -> bytes:
-        raise NotImplementedError
+        """``payload`` with this framing's length prefix (and padding)."""
 
 
 class _Abridged(_Framing):
