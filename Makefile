@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench install system-deps clean
 
-# Debian packages the tests use: microsocks, a real SOCKS5 proxy for the proxy tests.
-SYSTEM_PACKAGES := microsocks
+# Debian packages the tests use: microsocks, a real SOCKS5 proxy for the proxy tests; chromium,
+# the browser the panel tests drive (Playwright's own browser download does not work here).
+SYSTEM_PACKAGES := microsocks chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
