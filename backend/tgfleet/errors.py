@@ -180,3 +180,10 @@ class TooManyAttempts(TgfleetError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- API tokens over the API ----------------------------------------------------------------
+
+
+class TokenNotFound(TgfleetError, LookupError):
+    """No live API token with that id (it was revoked, or never existed)."""

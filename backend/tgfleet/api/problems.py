@@ -49,6 +49,7 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.PermissionDenied, ProblemKind(403, "permission-denied", "Not allowed")),
     (errors.TooManyAttempts, ProblemKind(429, "too-many-attempts", "Too many sign-in attempts")),
     (errors.AuthorizationNotFound, ProblemKind(404, "no-such-authorization", "No authorization")),
+    (errors.TokenNotFound, ProblemKind(404, "no-such-token", "No API token")),
     (errors.AccountDisabled, ProblemKind(409, "account-disabled", "The account takes no work")),
     (
         errors.NoAuthorizationAvailable,
@@ -108,18 +109,20 @@ def _retry_after(exc: Exception) -> dict[str, str]:
     return {}
 
 
-def _telegram_error(request: Request, exc: errors.TelegramError) -> JSONResponse:
+def _telegram_status(exc: errors.TelegramError) -> int:
     # Telegram's own 4xx is the caller's to fix (PHONE_CODE_INVALID, USERNAME_NOT_OCCUPIED); a
     # 401 means the account's authorization is dead, a state to fix rather than the caller's
     # sign-in; anything else means Telegram or the path to it failed: a bad gateway here.
     if exc.code == 401:
-        status = 409
-    elif 400 <= exc.code < 500:
-        status = exc.code
-    else:
-        status = 502
+        return 409
+    if 400 <= exc.code < 500:
+        return exc.code
+    return 502
+
+
+def _telegram_error(request: Request, exc: errors.TelegramError) -> JSONResponse:
     return problem(
-        status,
+        _telegram_status(exc),
         "telegram-error",
         "Telegram refused the request",
         str(exc) or "Telegram refused the request",
@@ -146,6 +149,38 @@ async def _tgfleet_error(request: Request, exc: Exception) -> JSONResponse:
         instance=request.url.path,
         **extra,
     )
+
+
+def problem_fields(exc: Exception) -> dict[str, Any]:
+    """The problem body ``exc`` would be answered with, for answers that carry several
+    outcomes (a bulk send reports each account's failure inside one 200)."""
+    kind = kind_of(exc)
+    body: dict[str, Any]
+    if kind is not None:
+        body = {"type": TYPE_BASE + kind.slug, "title": kind.title, "status": kind.status}
+        body["detail"] = str(exc) or kind.title
+    elif isinstance(exc, errors.TelegramError):
+        body = {
+            "type": TYPE_BASE + "telegram-error",
+            "title": "Telegram refused the request",
+            "status": _telegram_status(exc),
+            "detail": str(exc) or "Telegram refused the request",
+        }
+    else:
+        # the cause stays in the server's log, as for a 500 answered on its own
+        body = {
+            "type": TYPE_BASE + _INTERNAL.slug,
+            "title": _INTERNAL.title,
+            "status": _INTERNAL.status,
+            "detail": "an unexpected error happened; it is logged on the server",
+        }
+    if isinstance(exc, errors.TelegramError):
+        body["telegram_error"] = exc.name or type(exc).__name__
+    if isinstance(exc, errors.FloodWait):
+        body["retry_after"] = max(1, exc.seconds)
+    elif isinstance(exc, errors.PoolTimeout):
+        body["retry_after"] = POOL_TIMEOUT_RETRY_AFTER
+    return body
 
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
