@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 from tgfleet import __version__
 from tgfleet.api.access import ADMIN_USERNAME, Access
 from tgfleet.api.problems import install_problem_handlers
-from tgfleet.api.routes import accounts, auth, health, metrics, pool
+from tgfleet.api.routes import accounts, auth, events, health, metrics, pool
 from tgfleet.runtime import open_runtime
 from tgfleet.settings import Settings
 from tgfleet.store.users import UsersStore
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
             try:
                 yield
             finally:
+                app.state.stopping.set()
                 app.state.ready_checks.update(store=False, pool=False)
                 app.state.runtime = None
                 app.state.access = None
@@ -45,11 +47,14 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # set on SIGTERM (``tgfleet.cli``) and at shutdown: endless responses (the event stream) end
+    app.state.stopping = threading.Event()
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(pool.router)
     app.include_router(metrics.router)
+    app.include_router(events.router)
     accounts.install(app)
     return app
 

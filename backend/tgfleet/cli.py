@@ -40,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     class DaemonServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            app.state.stopping.set()  # the event streams end, so the drain can finish
             super().handle_exit(sig, frame)
             # uvicorn raises the signal again after its graceful shutdown (exit status 143);
             # a daemon that drained cleanly exits 0, as supervisors and compose expect.
@@ -56,8 +57,9 @@ def _serve(args: argparse.Namespace) -> int:
         settings.logging.file_backups,
     )
     log.info("tgfleet %s starting; data in %s", __version__, settings.data_dir.resolve())
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.api.host,
         port=settings.api.port,
         log_config=None,  # keep our handlers, including the secret mask
