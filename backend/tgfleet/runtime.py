@@ -23,6 +23,7 @@ from tgfleet.services.fleet import Fleet
 from tgfleet.services.imports import SessionImporter
 from tgfleet.services.login import LoginService
 from tgfleet.services.logout import Logout
+from tgfleet.services.meter import CallMeter
 from tgfleet.services.runtime import open_fleet_runtime
 from tgfleet.settings import Settings
 from tgfleet.store.records import DeviceParams
@@ -53,6 +54,11 @@ class Runtime:
     importer: SessionImporter
     logout: Logout
     sandbox: Any | None = None  # tgfleet.sandbox.Sandbox when --sandbox
+
+    @property
+    def meter(self) -> CallMeter:
+        """Telegram calls through the pool: ``snapshot()`` (last 60 s), ``totals()``."""
+        return self.fleet.meter
 
 
 def pool_config_from(settings: Settings) -> PoolConfig:

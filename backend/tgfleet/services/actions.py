@@ -63,6 +63,11 @@ class Actions:
     async def run(self, phone: str, fn: Callable[[Client], Awaitable[T]], *, method: str) -> T:
         """Run ``fn`` on a pooled client of ``phone``; errors reach the fleet, then the caller."""
         self._fleet.gate.check(phone)
+        # timed from the acquire on: a gated account made no call, a pool wait is part of one
+        with self._fleet.meter.measure():
+            return await self._run(phone, fn, method=method)
+
+    async def _run(self, phone: str, fn: Callable[[Client], Awaitable[T]], *, method: str) -> T:
         try:
             async with self._pool.acquire(phone) as pooled:
                 conn = pooled.client

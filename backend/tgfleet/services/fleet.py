@@ -38,6 +38,7 @@ from tgfleet.errors import (
     ProxyError,
 )
 from tgfleet.services.events import EventBus
+from tgfleet.services.meter import CallMeter
 from tgfleet.store.records import Account, AccountStatus, AuthorizationState
 from tgfleet.store.store import Store
 from tgfleet.telegram.connection import TelegramConnection
@@ -108,6 +109,7 @@ class Fleet:
         connect_timeout: float = 15.0,
         request_timeout: float = 60.0,
         clock: Callable[[], float] = time.time,
+        meter: CallMeter | None = None,
     ) -> None:
         self._store = store
         self._factory = factory
@@ -116,6 +118,8 @@ class Fleet:
         self._request_timeout = request_timeout
         self._clock = clock
         self.gate = FloodGate(clock)
+        # Telegram calls through the pool (``Actions.run``) and floods, for /metrics and the panel
+        self.meter = meter or CallMeter()
         self._seen = _SeenMessages()
         self._pool: Any = None
         self.connect_attempts: dict[str, int] = {}
@@ -291,6 +295,7 @@ class Fleet:
         if isinstance(exc, FloodWait):
             until = self._clock() + exc.seconds
             self.gate.close_until(phone, until)
+            self.meter.record_flood(exc.method or "?")
             await self._store.floods.record(
                 account.id, method=exc.method or "?", seconds=exc.seconds
             )
