@@ -1,0 +1,247 @@
+"""The panel's browser tests: a real daemon (`tgfleet serve --sandbox`) on loopback, Debian's
+Chromium driven by Playwright, and an API client for set-up and bursts.
+
+One daemon serves the whole session (its start, with the demo fleet logging in, is the slow
+part); each test gets its own browser context, so cookies and pages never leak between tests.
+Every request a page makes is recorded, and a test fails at teardown if one left 127.0.0.1: the
+panel works with no internet, so it must never ask for anything from elsewhere. Each test leaves
+a screenshot in tests/panel/screenshots/<test>.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "frontend" / "dist"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
+CHROMIUM = Path("/usr/bin/chromium")
+ADMIN = "admin"
+PASSWORD = "panel-tests-Пароль-1"  # not ASCII on purpose: the form must send it as typed
+LOOPBACK = "127.0.0.1"
+# Schemes that never reach a network host: inline data, object URLs, the blank page.
+LOCAL_SCHEMES = {"data", "blob", "about"}
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Daemon:
+    base_url: str
+    data_dir: Path
+    output: Path
+    env: dict[str, str]
+    cwd: Path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tgfleet.cli", *args, "--data-dir", str(self.data_dir)],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "viewport(width, height): the browser window's size")
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    if not (DIST / "index.html").is_file():
+        pytest.fail(
+            f"the panel is not built: {DIST / 'index.html'} is missing. Build it with "
+            "`cd frontend && npm ci && npm run build` (`make test` does this first).",
+            pytrace=False,
+        )
+    root = tmp_path_factory.mktemp("panel-daemon")
+    data = root / "data"
+    port = _free_port()
+    # no TGFLEET_* from the caller's shell; the admin password is ours, so no generated one
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TGFLEET_")}
+    env["TGFLEET_ADMIN_PASSWORD"] = PASSWORD
+    output = root / "daemon.out"
+    with output.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tgfleet.cli", "serve", "--sandbox", "--host", LOOPBACK,
+             "--port", str(port), "--data-dir", str(data)],
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    base = f"http://{LOOPBACK}:{port}"
+    daemon = Daemon(base_url=base, data_dir=data, output=output, env=env, cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        with httpx.Client(base_url=base, timeout=5) as http:
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"the daemon exited {proc.returncode}:\n{daemon.log_tail()}")
+                try:
+                    if http.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the daemon was not ready within 60 s:\n{daemon.log_tail()}")
+                time.sleep(0.2)
+            index = http.get("/")
+            if index.status_code != 200 or "<html" not in index.text.lower():
+                pytest.fail(
+                    f"the daemon does not serve the panel at / (status {index.status_code}): "
+                    f"{index.text[:300]}",
+                    pytrace=False,
+                )
+        yield daemon
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def api(daemon: Daemon) -> Iterator[httpx.Client]:
+    """A script's view of the daemon: a bearer token made by `tgfleet tokens create`."""
+    made = daemon.cli("tokens", "create", "--name", "panel-tests")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=daemon.base_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, daemon: Daemon) -> Iterator[Browser]:
+    # depends on the daemon so that it closes first: open event streams end before SIGTERM
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`; "
+            "`make test` does it). Playwright's own browser download does not work here.",
+            pytrace=False,
+        )
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Recorder:
+    """What the pages of one context asked for, and what broke in them."""
+
+    urls: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def foreign(self) -> list[str]:
+        found = []
+        for url in self.urls:
+            parts = urlsplit(url)
+            if parts.scheme in LOCAL_SCHEMES:
+                continue
+            if parts.hostname != LOOPBACK:
+                found.append(url)
+        return found
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def context(
+    browser: Browser, daemon: Daemon, recorder: Recorder, request: pytest.FixtureRequest
+) -> Iterator[BrowserContext]:
+    marker = request.node.get_closest_marker("viewport")
+    viewport = {**DESKTOP, **marker.kwargs} if marker is not None else DESKTOP
+    ctx = browser.new_context(base_url=daemon.base_url, viewport=viewport)
+    ctx.set_default_timeout(10_000)
+    ctx.on("request", lambda r: recorder.urls.append(r.url))
+    ctx.on("page", lambda p: p.on("pageerror", lambda e: recorder.page_errors.append(str(e))))
+    yield ctx
+    ctx.close()
+    # checked after the test body, so a failure here names the request, not a symptom
+    foreign = recorder.foreign()
+    assert not foreign, f"the panel made requests that left {LOOPBACK}: {foreign}"
+    assert recorder.urls, "no request was recorded: the recorder is not attached"
+    assert not recorder.page_errors, f"uncaught errors in the panel: {recorder.page_errors}"
+
+
+@pytest.fixture
+def page(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Page]:
+    page = context.new_page()
+    yield page
+    SCREENSHOTS.mkdir(exist_ok=True)
+    try:
+        page.screenshot(path=SCREENSHOTS / f"{request.node.name}.png", full_page=True)
+    except Exception as exc:  # a screenshot that fails must not hide the test's own result
+        print(f"screenshot of {request.node.name} failed: {exc}", file=sys.stderr)
+
+
+def sign_in_api(context: BrowserContext, daemon: Daemon) -> None:
+    """Sign the context in through the API (the tests of the sign-in form use the form)."""
+    answer = context.request.post(
+        f"{daemon.base_url}/api/v1/auth/login", data={"username": ADMIN, "password": PASSWORD}
+    )
+    assert answer.ok, answer.text()
+
+
+@pytest.fixture
+def signed_in(page: Page, context: BrowserContext, daemon: Daemon) -> Page:
+    """A page on the dashboard of a signed-in panel."""
+    sign_in_api(context, daemon)
+    page.goto("/#/dashboard")
+    # attached, not visible: at phone width the header may fold its buttons into a menu
+    page.get_by_role("button", name="Sign out").wait_for(state="attached")
+    return page
+
+
+def save_docs_screenshot(source: Path) -> None:
+    """The README's dashboard picture: refreshed only when asked, so a test run leaves the
+    tracked file alone (UPDATE_DOCS_SCREENSHOT=1 .venv/bin/pytest tests/panel)."""
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(source, DOCS_SCREENSHOT)
