@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from tgfleet import __version__
 from tgfleet.api.access import ADMIN_USERNAME, Access
+from tgfleet.api.http_metrics import install_http_metrics
 from tgfleet.api.problems import install_problem_handlers
 from tgfleet.api.routes import accounts, auth, events, health, metrics, pool
 from tgfleet.runtime import open_runtime
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     # set on SIGTERM (``tgfleet.cli``) and at shutdown: endless responses (the event stream) end
     app.state.stopping = threading.Event()
     install_problem_handlers(app)
+    install_http_metrics(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(pool.router)
