@@ -32,7 +32,12 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.access = access
             app.state.runtime = runtime
             app.state.ready_checks.update(store=True, pool=True)
-            log.info("tgfleet ready on http://%s:%s", settings.api.host, settings.api.port)
+            log.info(
+                "tgfleet ready: open http://%s:%s/ and sign in as %r (API docs at /docs)",
+                settings.api.host,
+                settings.api.port,
+                ADMIN_USERNAME,
+            )
             try:
                 yield
             finally:

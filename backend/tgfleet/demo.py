@@ -25,6 +25,8 @@ DEMO_USERS = (
     ("+15550000003", "Carol", "demo_carol", "outreach", False),
 )
 DEMO_BOT = ("demo_fleet_bot", "Fleet Bot", "alerts bot")
+# on the sandbox but not in tgfleet, with a two-step password: for trying the add-account wizard
+DEMO_NEWCOMER = ("+15550000004", "Dave", "demo_dave", "tgfleet-demo")
 DEMO_CHAT = (
     ("+15550000001", "demo_bob", "Morning Bob! Is the community digest out?"),
     ("+15550000002", "demo_alice", "Going out at noon, as usual."),
@@ -44,6 +46,10 @@ async def seed_demo_fleet(runtime: Runtime) -> bool:
     for phone, first_name, username, _, _ in DEMO_USERS:
         if world.state.user_by_phone(phone.lstrip("+")) is None:
             world.add_user(phone, first_name, username=username)
+    phone, first_name, username, password = DEMO_NEWCOMER
+    if world.state.user_by_phone(phone.lstrip("+")) is None:
+        world.add_user(phone, first_name, username=username)
+        world.set_password(phone, password)
     for phone, _, _, label, keep_online in DEMO_USERS:
         flow = await runtime.logins.start_code_login(phone, label=label, keep_online=keep_online)
         await runtime.logins.submit_code(flow.id, sandbox.login_code)
@@ -53,8 +59,11 @@ async def seed_demo_fleet(runtime: Runtime) -> bool:
     for phone, peer, text in DEMO_CHAT:
         await runtime.actions.send_message(phone, peer, text)
     log.info(
-        "demo fleet ready: %d users and 1 bot on the sandbox (login code %s)",
+        "demo fleet ready: %d users and 1 bot on the sandbox (login code %s); "
+        "%s is on the sandbox but not yet in tgfleet (two-step password %r): add it",
         len(DEMO_USERS),
         sandbox.login_code,
+        DEMO_NEWCOMER[0],
+        DEMO_NEWCOMER[3],
     )
     return True
