@@ -8,7 +8,8 @@ proxy is shown in its masked display form, an authorization without its key.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -99,6 +100,21 @@ class AccountDetailOut(AccountOut):
         )
 
 
+class AuthorizationListed(AuthorizationOut):
+    """An authorization as the account's authorization list shows it."""
+
+    device: DeviceOut = Field(description="the account's pinned device, used by every one")
+    connection: str | None = Field(
+        description="state of its live pooled client (idle, active, ...), null if none"
+    )
+
+
+class AuthorizationRemovedOut(BaseModel):
+    key: str
+    authorization_id: int
+    remaining: int = Field(description="authorizations the account still has")
+
+
 class AccountPage(BaseModel):
     items: list[AccountOut]
     next_cursor: int | None = Field(description="pass back as `after` for the next page")
@@ -153,41 +169,134 @@ class ReadOut(BaseModel):
     read: bool
 
 
+class ProblemOut(BaseModel):
+    """Why one part of a multi-part request failed: the problem body it would have had alone."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    telegram_error: str | None = None
+    retry_after: int | None = Field(default=None, description="seconds, for a flood or busy pool")
+
+
+class BulkResultOut(BaseModel):
+    account: str = Field(description="the sender as given, or its canonical key once known")
+    ok: bool
+    chat_id: int | None = None
+    message_id: int | None = None
+    problem: ProblemOut | None = None
+
+
+class BulkOut(BaseModel):
+    sent: int
+    failed: int
+    results: list[BulkResultOut] = Field(description="one per sender, in the order given")
+
+
+class ProxyTestOut(BaseModel):
+    ok: bool
+    latency_ms: float | None = Field(description="time to a connection through the proxy")
+    target: str = Field(description="host:port of the Telegram endpoint dialled through it")
+    error: str | None = None
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(description="the API token itself: shown in this answer only")
+
+
+class PoolConfigOut(BaseModel):
+    max_connections_per_account: int
+    max_total_connections: int
+    max_idle_time: float
+    max_connection_age: float
+    age_jitter: float
+    cleanup_interval: float
+    acquire_timeout: float | None
+    reuse_order: str
+    min_idle_per_account: int
+    liveness_skip_window: float
+    leak_detection_threshold: float | None
+    drain_timeout: float
+    reconnect_backoff_base: float
+    reconnect_backoff_max: float
+    max_concurrent_connects: int | None
+    wait_window: int
+
+
 # --- inputs ------------------------------------------------------------------------------------
 
 _STRICT = ConfigDict(extra="forbid")
+# What the store accepts (tgfleet.store.validation.check_text), said here too, so that a bad
+# value is refused before a login spends a code on it rather than when its result is stored.
+_NO_CONTROL = r"^[^\x00-\x1f]*$"
+_LONG = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]*\S")]
+_SHORT = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[^\x00-\x1f]*\S")]
+Label = Annotated[str, Field(max_length=200, pattern=_NO_CONTROL)]
+Peer = Annotated[str, Field(min_length=1, max_length=64, description="username, phone or chat id")]
+ProxyUrl = Annotated[
+    SecretStr,
+    Field(description="socks5://user:pass@host:port, http://..., mtproxy://..."),
+]
 
 
 class DevicePatch(BaseModel):
-    """Only the given fields change; the rest keep the account's pinned values."""
+    """Only the given fields change; the rest keep the account's (or fleet's) values."""
 
     model_config = _STRICT
-    device_model: str | None = None
-    system_version: str | None = None
-    app_version: str | None = None
-    lang_code: str | None = None
-    system_lang_code: str | None = None
+    device_model: _LONG | None = None
+    system_version: _LONG | None = None
+    app_version: _LONG | None = None
+    lang_code: _SHORT | None = None
+    system_lang_code: _SHORT | None = None
+
+    def over(self, base: DeviceParams) -> DeviceParams:
+        return DeviceParams(**{**_device_fields(base), **self.model_dump(exclude_none=True)})
 
 
 class AccountPatch(BaseModel):
     """Fields left out stay as they are; ``proxy: null`` removes the account's proxy."""
 
     model_config = _STRICT
-    label: str | None = None
+    label: Label | None = None
     keep_online: bool | None = None
     enabled: bool | None = None
-    proxy: SecretStr | None = Field(
-        default=None, description="socks5://user:pass@host:port, http://..., mtproxy://..."
-    )
+    proxy: ProxyUrl | None = None
     device: DevicePatch | None = None
 
 
-class LoginStart(BaseModel):
+class AccountCreate(BaseModel):
+    """An account filed before it logs in: its login later uses this proxy and device."""
+
     model_config = _STRICT
-    phone: str
-    label: str = ""
+    phone: str = Field(max_length=64)
+    label: Label = ""
+    keep_online: bool = False
+    proxy: ProxyUrl | None = None
+    device: DevicePatch | None = Field(
+        default=None, description="fields left out take the fleet's default device"
+    )
+
+
+class LoginStart(BaseModel):
+    """``label``, ``keep_online``, ``proxy`` and ``device`` describe the account the login
+    creates; an account filed earlier (POST /accounts) keeps its own."""
+
+    model_config = _STRICT
+    phone: str = Field(max_length=64)
+    label: Label = ""
     keep_online: bool = False
     add_to_existing: bool = False
+    proxy: ProxyUrl | None = None
+    device: DevicePatch | None = None
 
 
 class CodeIn(BaseModel):
@@ -203,27 +312,78 @@ class PasswordIn(BaseModel):
 class BotIn(BaseModel):
     model_config = _STRICT
     token: SecretStr
-    label: str = ""
+    label: Label = ""
     keep_online: bool = False
+    proxy: ProxyUrl | None = None
+    device: DevicePatch | None = None
 
 
 class ImportIn(BaseModel):
     model_config = _STRICT
     session_string: SecretStr
-    label: str = ""
+    label: Label = ""
     keep_online: bool = False
     add_to_existing: bool = False
+    proxy: ProxyUrl | None = None
+    device: DevicePatch | None = None
 
 
 class MessageIn(BaseModel):
     model_config = _STRICT
-    peer: str = Field(min_length=1, max_length=64, description="username, phone or chat id")
+    peer: Peer
     text: str = Field(min_length=1, max_length=4096)
 
 
 class PeerIn(BaseModel):
     model_config = _STRICT
-    peer: str = Field(min_length=1, max_length=64, description="username, phone or chat id")
+    peer: Peer
+
+
+MAX_BULK_SENDERS = 100
+
+
+class BulkSendIn(BaseModel):
+    """One text from each sender, to ``to`` or to the sender's own peer in ``peers``.
+    Senders are account keys in any spelling; each may appear once."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: list[Annotated[str, Field(max_length=64)]] = Field(
+        alias="from", min_length=1, max_length=MAX_BULK_SENDERS, description="account keys"
+    )
+    to: Peer | None = Field(default=None, description="the peer of every sender without its own")
+    peers: dict[Annotated[str, Field(max_length=64)], Peer] | None = Field(
+        default=None, description="account key -> its own peer", max_length=MAX_BULK_SENDERS
+    )
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class ProxyScheme(StrEnum):
+    SOCKS5 = "socks5"
+    SOCKS4 = "socks4"
+    HTTP = "http"
+
+
+class ProxyIn(BaseModel):
+    model_config = _STRICT
+    scheme: ProxyScheme
+    host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_\-\[\]]+$")
+    port: int = Field(ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=255)
+    password: SecretStr | None = Field(default=None, max_length=255)
+
+
+class ProxyTestIn(BaseModel):
+    model_config = _STRICT
+    proxy: ProxyIn
+
+
+class TokenIn(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]*\S")
+
+
+def _device_fields(device: DeviceParams) -> dict[str, str]:
+    return DeviceOut.of(device).model_dump()
 
 
 def _account_fields(account: Account) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from tgfleet.services.events import EventBus
 from tgfleet.store.authorizations import auth_key_id_of
 from tgfleet.store.records import Account, DeviceParams
 from tgfleet.store.store import Store
-from tgfleet.store.validation import normalize_phone
+from tgfleet.store.validation import check_proxy_url, normalize_phone
 from tgfleet.telegram.connection import TelegramConnection
 from tgfleet.telegram.factory import ClientFactory
 from tgfleet.telegram.session_strings import ImportedSession, parse_session_string
@@ -61,8 +61,14 @@ class SessionImporter:
         proxy_url: str | None = None,
         add_to_existing: bool = False,
     ) -> Completed:
-        """Store the session as an authorization; a new account unless ``add_to_existing``."""
+        """Store the session as an authorization; a new account unless ``add_to_existing``.
+
+        ``device`` and ``proxy_url`` are the new account's (the fleet's default device when
+        None); an account that exists keeps its own."""
         imported = parse_session_string(text)
+        device = device or self._factory.target.default_device
+        if proxy_url is not None:
+            proxy_url = check_proxy_url(proxy_url, field="proxy")[0]
         key_id = auth_key_id_of(imported.auth_key)
         twin = await self._store.db.fetchone(
             "SELECT id, account_id FROM authorizations WHERE auth_key_id = ?", (key_id,)

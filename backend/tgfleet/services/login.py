@@ -34,7 +34,7 @@ from tgfleet.services.enrol import Completed, NewAccount, enrol
 from tgfleet.services.events import EventBus
 from tgfleet.store.records import Account, DeviceParams, LoginResult
 from tgfleet.store.store import Store
-from tgfleet.store.validation import normalize_phone
+from tgfleet.store.validation import check_proxy_url, check_text, normalize_phone
 from tgfleet.telegram.errors import translate
 from tgfleet.telegram.factory import ClientFactory
 from tgfleet.telegram.server import export_record
@@ -145,16 +145,31 @@ class LoginService:
         first_name: str = "",
         add_to_existing: bool = False,
     ) -> LoginFlow:
-        """Send the login code to ``phone``. ``add_to_existing``: add one more authorization."""
+        """Send the login code to ``phone``. ``add_to_existing``: add one more authorization.
+
+        An account filed without an authorization (created, or all of them logged out) is
+        logged in as it is: its own proxy and device are used, so none may be given here.
+        """
         key = normalize_phone(phone)
         existing = await self._store.accounts.find_by_key(key)
-        if existing is not None and not add_to_existing:
+        if (
+            existing is not None
+            and not add_to_existing
+            and await self._store.authorizations.list_for_account(existing.id)
+        ):
             raise AccountExists(
                 f"account {key} is already in the fleet; to give it another authorization, "
                 "add one to it instead"
             )
         if existing is None and add_to_existing:
             raise InvalidInput(f"phone: account {key} is not in the fleet; add it first")
+        if existing is not None and (device is not None or proxy_url is not None):
+            raise InvalidInput(
+                f"proxy, device: account {key} is in the fleet and logs in with its own; "
+                "change them on the account (PATCH) first"
+            )
+        if existing is None:
+            device, proxy_url = self._new_account_identity(device, proxy_url)
         self._refuse_parallel(key)
         client = self._factory.for_login(key, account=existing, device=device, proxy_url=proxy_url)
         flow = LoginFlow(
@@ -225,7 +240,13 @@ class LoginService:
             return flow
 
     async def login_bot(
-        self, token: str, *, label: str = "", keep_online: bool = False
+        self,
+        token: str,
+        *,
+        label: str = "",
+        keep_online: bool = False,
+        device: DeviceParams | None = None,
+        proxy_url: str | None = None,
     ) -> Completed:
         token = token.strip()
         bot_id, _, secret = token.partition(":")
@@ -234,13 +255,16 @@ class LoginService:
         key = f"bot:{bot_id}"
         if await self._store.accounts.find_by_key(key) is not None:
             raise AccountExists(f"bot {bot_id} is already in the fleet")
+        device, proxy_url = self._new_account_identity(device, proxy_url)
         flow = LoginFlow(
             id=secrets.token_urlsafe(12),
             kind="bot",
             account_key=key,
-            client=self._factory.for_login(key),
+            client=self._factory.for_login(key, device=device, proxy_url=proxy_url),
             label=label,
             keep_online=keep_online,
+            device=device,
+            proxy_url=proxy_url,
             created=self._clock(),
         )
         try:
@@ -377,6 +401,23 @@ class LoginService:
         return str(getattr(password, "hint", "") or "")
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _new_account_identity(
+        self, device: DeviceParams | None, proxy_url: str | None
+    ) -> tuple[DeviceParams, str | None]:
+        """The device and proxy a new account logs in with and then keeps (fact 7): checked
+        now, because a value the store refuses after the code was used would waste a login."""
+        pinned = device or self._factory.target.default_device
+        # the limits AccountsStore.create applies to a pinned device
+        for name in ("device_model", "system_version", "app_version"):
+            check_text(
+                getattr(pinned, name), field=f"device.{name}", max_len=128, allow_empty=False
+            )
+        for name in ("lang_code", "system_lang_code"):
+            check_text(getattr(pinned, name), field=f"device.{name}", max_len=16, allow_empty=False)
+        if proxy_url is not None:
+            proxy_url = check_proxy_url(proxy_url, field="proxy")[0]
+        return pinned, proxy_url
 
     def _expect(self, flow: LoginFlow, step: LoginStep) -> None:
         if flow.step is not step:

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from tgfleet.api.deps import CurrentUser, RuntimeDep
+from tgfleet.api.schemas import PoolConfigOut
 from tgfleet.errors import AccountNotFound
 from tgfleet.runtime import Runtime
 from tgfleet.store.validation import normalize_account_key
@@ -41,6 +42,15 @@ async def _known_key(runtime: Runtime, value: str) -> str:
     if await runtime.store.accounts.find_by_key(key) is None:
         raise AccountNotFound(f"no account {key} in the fleet")
     return key
+
+
+@router.get(
+    "/pool/config",
+    summary="The pool's effective settings (read-only; set in config or environment)",
+    response_model=PoolConfigOut,
+)
+async def pool_config(user: CurrentUser, runtime: RuntimeDep) -> PoolConfigOut:
+    return PoolConfigOut(**asdict(runtime.pool.config))
 
 
 @router.get("/pool/stats", summary="Global pool statistics")

@@ -1,0 +1,86 @@
+"""Check a proxy before an account is given it: can a TCP connection reach Telegram through it?
+
+The check dials the Telegram endpoint this daemon talks to (the sandbox, a custom server, or
+production DC 2) through the proxy, the way Kurigram's TCP transport does (python-socks), and
+closes the connection at once: no MTProto byte is sent, so no account and no login is touched.
+A failure is an answer, not an error: the panel shows it next to the proxy.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+
+from pyrogram.storage.sqlite_storage import PROD
+from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
+from python_socks.async_.asyncio import Proxy
+
+from tgfleet.telegram.factory import PRODUCTION_DC, TelegramTarget
+
+PROXY_TYPES = {"socks5": ProxyType.SOCKS5, "socks4": ProxyType.SOCKS4, "http": ProxyType.HTTP}
+PROBE_TIMEOUT = 10.0
+PRODUCTION_PORT = 443
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    scheme: str  # one of PROXY_TYPES
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ProxyProbe:
+    ok: bool
+    latency_ms: float | None
+    target: str
+    error: str | None = None
+
+
+def telegram_address(target: TelegramTarget) -> tuple[str, int]:
+    """Where this daemon's clients connect: its pinned server, else production DC 2."""
+    if target.endpoint is not None:
+        return target.endpoint.host, target.endpoint.port
+    return PROD[PRODUCTION_DC], PRODUCTION_PORT
+
+
+async def probe_proxy(
+    spec: ProxySpec, destination: tuple[str, int], *, timeout: float = PROBE_TIMEOUT
+) -> ProxyProbe:
+    """Open (and close) one connection to ``destination`` through the proxy; never raises
+    for what the proxy or the network did, only reports it."""
+    if spec.scheme not in PROXY_TYPES:
+        raise ValueError(f"scheme must be one of {', '.join(PROXY_TYPES)}, got {spec.scheme!r}")
+    host, port = destination
+    shown = f"{host}:{port}"
+    proxy = Proxy(
+        PROXY_TYPES[spec.scheme],
+        spec.host,
+        spec.port,
+        username=spec.username,
+        password=spec.password,
+        # the proxy resolves names, as it would for a client behind it
+        rdns=True,
+    )
+    started = time.perf_counter()
+    try:
+        sock: socket.socket = await proxy.connect(host, port, timeout=timeout)
+    except (ProxyTimeoutError, TimeoutError):
+        return ProxyProbe(False, None, shown, f"no answer within {timeout:g} s")
+    except ProxyConnectionError as exc:
+        return ProxyProbe(False, None, shown, f"cannot connect to the proxy: {_reason(exc)}")
+    except ProxyError as exc:
+        return ProxyProbe(False, None, shown, f"the proxy refused: {_reason(exc)}")
+    except OSError as exc:
+        return ProxyProbe(False, None, shown, f"network error: {_reason(exc)}")
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    sock.close()  # nothing was sent, so nothing waits to be flushed
+    return ProxyProbe(True, latency_ms, shown)
+
+
+def _reason(exc: BaseException) -> str:
+    # python-socks messages name the proxy host and the reply; never the password
+    return str(exc) or type(exc).__name__
