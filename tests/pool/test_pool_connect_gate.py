@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from collections.abc import Callable
 
 import pytest
@@ -132,12 +133,46 @@ async def test_a_borrower_waiting_for_its_own_queued_fill_moves_it_up(
     await settle()
     board.open.set()
     conn = await asyncio.wait_for(borrower, 5)
-    # Dialled right after the one connect already in flight (or first, when the fills were
-    # queued in another order: their order follows set iteration, which PYTHONHASHSEED moves).
-    assert board.order.index("+1009") <= 1
+    # Dialled right after the one connect already in flight (+1000's, registered first).
+    assert board.order[:2] == ["+1000", "+1009"]
     assert conn.pinned
     await pool.return_connection("+1009", conn)
     await wait_for(lambda: pinned(pool) == 10)
+    recount(pool)
+    await pool.stop()
+
+
+@pytest.mark.parametrize("limit", [1, None])
+async def test_fills_dial_in_registration_order_and_retry_in_failure_order(
+    world: World, clock: FakeClock, limit: int | None
+) -> None:
+    board = Switchboard(world)
+    board.open.set()
+    pool = fleet_pool(
+        board,
+        clock,
+        max_concurrent_connects=limit,
+        min_idle_per_account=1,
+        reconnect_backoff_base=1.0,
+        reconnect_backoff_max=1.0,
+    )
+    phones = [f"+1{i:03d}" for i in range(12)]
+    # Neither sorted nor any hash order: a set would dial these in an order PYTHONHASHSEED picks.
+    random.Random(2).shuffle(phones)
+    for i, phone in enumerate(phones):
+        # Half want a connection for keep_online, all of them for min_idle_per_account=1.
+        pool.set_account(phone, authorizations=[f"a{i}"], keep_online=i % 2 == 0)
+    world.fail_next = len(phones)
+    await pool.start()
+    await wait_for(lambda: len(board.order) == len(phones) and not pool._tasks)
+    assert board.order == phones
+    assert pool.get_pool_stats()["errors"] == len(phones)
+    # The sweeper retries them once their backoff ends, in the order they failed.
+    board.order.clear()
+    clock.advance(2.0)
+    await pool.sweep_now()
+    await wait_for(lambda: pool.get_pool_stats()["idle_connections"] == len(phones))
+    assert board.order == phones
     recount(pool)
     await pool.stop()
 

@@ -84,8 +84,10 @@ class PoolBook(abc.ABC):
         self._leak_heap: list[tuple[float, int, int, PooledConnection]] = []
         # Accounts whose next waiter could open a connection but for the global limit, FIFO.
         self._global_blocked: OrderedDict[str, None] = OrderedDict()
-        # Accounts below their keep_online / min_idle target; the sweeper retries them.
-        self._needs_fill: set[str] = set()
+        # Accounts below their keep_online / min_idle target, in the order they fell short
+        # (at start: the order they were registered); the sweeper retries them. A dict, not a
+        # set: a set's order follows string hashes, which PYTHONHASHSEED changes per process.
+        self._needs_fill: dict[str, None] = {}
         self._counters = PoolCounters(window=self.config.wait_window)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._phase: _Phase = "new"
@@ -313,7 +315,7 @@ class PoolBook(abc.ABC):
             conn.pinned = False
             entry.pinned = None
             if entry.keep_online:
-                self._needs_fill.add(entry.phone)
+                self._needs_fill[entry.phone] = None
         self._counters.total_closed += 1
         self._counters.closing += 1
         if error is not None:

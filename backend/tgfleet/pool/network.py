@@ -154,7 +154,7 @@ class PoolNetwork(PoolBook):
                 backoff=delay,
             )
             if entry.keep_online or (entry.registered and self.config.min_idle_per_account):
-                self._needs_fill.add(entry.phone)
+                self._needs_fill[entry.phone] = None
         self._release_reservation(entry, conn)
 
     async def _disconnect(self, entry: AccountEntry, conn: PooledConnection) -> None:
@@ -176,26 +176,26 @@ class PoolNetwork(PoolBook):
         the pool owns. Only with a constructor connector and while running."""
         want = entry.deficit(self.config.min_idle_per_account)
         if not want:
-            self._needs_fill.discard(entry.phone)
+            self._needs_fill.pop(entry.phone, None)
             return
         if self._phase != "running" or self._connector is None or entry.waiters:
             if self._phase == "running" or self._phase == "new":
-                self._needs_fill.add(entry.phone)
+                self._needs_fill[entry.phone] = None
             return
         now = self._clock()
         for _ in range(want):
             grant = self._reserve(entry, now)
             if grant is None:
-                self._needs_fill.add(entry.phone)
+                self._needs_fill[entry.phone] = None
                 return
             self._spawn(self._fill_in_background(entry, grant, self._connector))
-        self._needs_fill.discard(entry.phone)
+        self._needs_fill.pop(entry.phone, None)
 
     def _top_up_all(self) -> None:
         for phone in list(self._needs_fill):
             entry = self._accounts.get(phone)
             if entry is None:
-                self._needs_fill.discard(phone)
+                self._needs_fill.pop(phone, None)
             else:
                 self._top_up(entry)
 
