@@ -34,7 +34,7 @@ def test_empty_window_says_no_data_rather_than_zero_percent() -> None:
 def test_rates_and_percentiles_over_the_window() -> None:
     clock = Clock()
     meter = CallMeter(clock=clock)
-    clock.now += 60  # the meter is a minute old: rps divides by the whole window
+    clock.now += 60.5  # a minute old: the window is 59 whole seconds and half of this one
     for i in range(90):
         meter.record(0.010 + i * 0.0001)  # 10..19 ms
     for _ in range(6):
@@ -46,7 +46,7 @@ def test_rates_and_percentiles_over_the_window() -> None:
     assert snap["errors"] == 10
     assert snap["error_rate"] == pytest.approx(0.10)
     assert snap["success_rate"] == pytest.approx(0.90)
-    assert snap["rps"] == pytest.approx(100 / 60)
+    assert snap["rps"] == pytest.approx(100 / 59.5)
     # p50: the 50th of 100, the middle of the 10..19 ms calls
     assert snap["p50"] == pytest.approx(0.0149, rel=0.08)
     # p95: the 95th is among the six 2 s calls (the slowest ones clamp to the window's max)
@@ -96,7 +96,9 @@ def test_memory_is_bounded_by_the_window() -> None:
         clock.now = 1000 + i / 10
         meter.record(0.01)
     assert len(meter._ring) == 10
-    assert meter.snapshot()["total"] == 100  # 10 s × 10 calls a second
+    snap = meter.snapshot()
+    assert snap["total"] == 100  # 10 s × 10 calls a second
+    assert snap["rps"] == pytest.approx(10.0, rel=0.05)
 
 
 def test_measure_names_the_error_and_reraises() -> None:

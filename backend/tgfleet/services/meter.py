@@ -206,8 +206,9 @@ class CallMeter:
         live = [s for s in self._ring if now - self._window < s.stamp <= now]
         total = sum(s.total for s in live)
         errors = sum(s.errors for s in live)
-        # a meter younger than the window divides by its age, not by 60 s of zeros
-        span = max(1.0, min(float(self._window), now_f - self._started))
+        # The window holds the current second only up to now: it spans (window - 1) whole
+        # seconds and a part. A meter younger than that divides by its age, not by zeros.
+        span = max(1.0, min(self._window - 1 + (now_f - now), now_f - self._started))
         if total == 0:
             return {
                 "rps": 0.0,
