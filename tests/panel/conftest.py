@@ -11,6 +11,7 @@ a screenshot in tests/panel/screenshots/<test>.png.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +39,8 @@ LOOPBACK = "127.0.0.1"
 LOCAL_SCHEMES = {"data", "blob", "about"}
 
 DESKTOP = {"width": 1280, "height": 900}
+# An alert that shows words; the panel may keep empty alert regions in place beside its fields.
+SAYS_SOMETHING = re.compile(r"\S")
 
 
 def _free_port() -> int:
