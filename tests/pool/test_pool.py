@@ -524,6 +524,42 @@ async def test_10_events_stats_and_repr(
     await pool.stop()
 
 
+async def test_10_acquire_histogram_counts_every_completed_acquire(
+    world: World, clock: FakeClock
+) -> None:
+    pool = make_pool(world, clock, max_connections_per_account=1, acquire_timeout=0.2)
+
+    def histogram() -> tuple[dict[float, int], int, float]:
+        hist = pool.get_pool_stats()["acquire_seconds"]
+        return dict((le, n) for le, n in hist["buckets"]), hist["count"], hist["sum"]
+
+    conn = await pool.get_connection("+1")  # connected on the way: a short wait
+    await pool.return_connection("+1", conn)
+    first, count, _ = histogram()
+    assert count == 1
+    async with pool.acquire("+1") as conn:  # lent at once: counts as no wait
+        pass
+    buckets, count, _ = histogram()
+    assert count == 2 and buckets[0.0005] == first[0.0005] + 1
+    # A borrower that waits for a return.
+    held = await pool.get_connection("+1")
+    waiter = asyncio.create_task(pool.get_connection("+1"))
+    await asyncio.sleep(0.02)
+    await pool.return_connection("+1", held)
+    conn = await waiter
+    before = buckets
+    buckets, count, total = histogram()
+    assert count == 4
+    assert buckets[0.01] == before[0.01] + 1  # the immediate borrow of `held` above
+    assert buckets[30.0] == count and total >= 0.02
+    # A timeout counts in timeouts, not in the histogram.
+    with pytest.raises(PoolTimeout):
+        await pool.get_connection("+1")
+    assert histogram()[1] == 4 and pool.get_pool_stats()["timeouts"] == 1
+    await pool.return_connection("+1", conn)
+    await pool.stop()
+
+
 async def test_10_a_failing_event_callback_is_swallowed(
     world: World, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:

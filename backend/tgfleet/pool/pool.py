@@ -275,7 +275,7 @@ class ConnectionPool(PoolSweeper):
                 and not grant.needs_check
                 and now - grant.last_used < self._skip_window
             ):
-                self._counters.record_wait(0.0)
+                self._counters.record_no_wait()
                 return entry, grant, True
             return entry, grant, False
         return entry, grant, False

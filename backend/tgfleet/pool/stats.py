@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
+
+# Upper bounds, in seconds, of the acquire-wait histogram's buckets (Prometheus ``le``). A
+# wait above the last one counts only in ``count``: that is the implied ``+Inf`` bucket, left
+# out of the list because JSON has no infinity.
+ACQUIRE_BUCKETS: tuple[float, ...] = (
+    0.0005,
+    0.001,
+    0.005,
+    0.01,
+    0.05,
+    0.1,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -35,9 +54,14 @@ class PoolCounters:
     last_sweep: dict[str, float] = field(default_factory=dict)
     _waits: deque[float] = field(init=False)
     _sorted: list[float] | None = None
+    # Acquires per bucket of ACQUIRE_BUCKETS, not cumulative (one increment per acquire); the
+    # last slot is the +Inf overflow. Unlike the window above, these count since start.
+    _bucket_counts: list[int] = field(init=False)
+    _wait_sum: float = 0.0
 
     def __post_init__(self) -> None:
         self._waits = deque(maxlen=self.window)
+        self._bucket_counts = [0] * (len(ACQUIRE_BUCKETS) + 1)
 
     @property
     def size(self) -> int:
@@ -45,8 +69,30 @@ class PoolCounters:
         return self.idle + self.active + self.connecting
 
     def record_wait(self, seconds: float) -> None:
+        """One acquire completed after waiting ``seconds`` (timeouts count in total_timeouts)."""
         self._waits.append(seconds)
         self._sorted = None
+        self._bucket_counts[bisect_left(ACQUIRE_BUCKETS, seconds)] += 1
+        self._wait_sum += seconds
+
+    def record_no_wait(self) -> None:
+        """``record_wait(0.0)`` for the fast path, which lends an idle connection at once."""
+        self._waits.append(0.0)
+        self._sorted = None
+        self._bucket_counts[0] += 1
+
+    def acquire_histogram(self) -> dict[str, Any]:
+        """``{"buckets": [[le, cumulative count], ...], "sum": s, "count": n}``."""
+        buckets: list[list[float]] = []
+        cumulative = 0
+        for le, n in zip(ACQUIRE_BUCKETS, self._bucket_counts, strict=False):
+            cumulative += n
+            buckets.append([le, cumulative])
+        return {
+            "buckets": buckets,
+            "sum": self._wait_sum,
+            "count": cumulative + self._bucket_counts[-1],
+        }
 
     def wait_percentiles(self) -> dict[str, float]:
         if self._sorted is None:
@@ -78,4 +124,5 @@ class PoolCounters:
             "max_total_connections": max_total,
             "utilization": self.active / max_total,
             "acquire_wait_seconds": self.wait_percentiles(),
+            "acquire_seconds": self.acquire_histogram(),
         }
