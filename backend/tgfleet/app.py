@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from tgfleet import __version__
 from tgfleet.api.access import ADMIN_USERNAME, Access
 from tgfleet.api.http_metrics import install_http_metrics
+from tgfleet.api.panel import install_panel
 from tgfleet.api.problems import install_problem_handlers
 from tgfleet.api.routes import accounts, auth, events, health, metrics, pool
 from tgfleet.runtime import open_runtime
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(events.router)
     accounts.install(app)
+    install_panel(app)  # last: the web panel at / and /assets/
     return app
 
 
