@@ -4,10 +4,15 @@ move by what a test did through the real daemon."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from itertools import pairwise
 
+import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
@@ -15,8 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tgfleet.api.http_metrics import install_http_metrics
 from tgfleet.api.metrics import render
+from tgfleet.app import create_app
+from tgfleet.settings import load_settings
 
-from .conftest import sign_in
+from .conftest import ADMIN_PASSWORD, sign_in
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -160,21 +167,24 @@ def test_a_flood_wait_counts_by_method_and_gates_the_account(anon: TestClient) -
     assert window["errors"] >= 1 and window["error_rate"] > 0
 
 
-@pytest.mark.xfail(reason="the pool's stats have no acquire_seconds yet (being added to the pool)")
 def test_pool_acquire_seconds_is_a_histogram(anon: TestClient) -> None:
     sign_in(anon)
+    before = _scrape(anon)
     assert anon.get(f"{API}/accounts/{ALICE}/me").status_code == 200
     samples = _scrape(anon)
-    count = _hist_count(samples, "tgfleet_pool_acquire_seconds")
-    assert count >= 1
-    assert _value(samples, "tgfleet_pool_acquire_seconds_bucket", le="+Inf") == count
+    name = "tgfleet_pool_acquire_seconds"
+    count = _hist_count(samples, name)
+    assert count - _hist_count(before, name) >= 1  # the call above borrowed a connection
+    assert _value(samples, f"{name}_bucket", le="+Inf") == count
     buckets = sorted(
         (float(dict(labels)["le"]), value)
-        for (name, labels), value in samples.items()
-        if name == "tgfleet_pool_acquire_seconds_bucket"
+        for (sample, labels), value in samples.items()
+        if sample == f"{name}_bucket"
     )
     assert len(buckets) >= 2
     assert all(a[1] <= b[1] for a, b in pairwise(buckets))  # cumulative
+    stats = anon.get(f"{API}/pool/stats").json()["acquire_seconds"]
+    assert stats["count"] >= count  # the pool's own figure, read after the scrape
 
 
 # --- the renderer and the middleware on their own --------------------------------------------
@@ -229,3 +239,59 @@ def test_event_streams_are_counted_but_not_timed() -> None:
         ("other", "/stream/{topic}", "405"): 1,
     }
     assert totals.seconds.count == 2  # the stream is not in the histogram
+
+
+# --- an endless event stream over a real socket (TestClient buffers whole responses) --------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app under uvicorn on a loopback port, in a thread of this process."""
+    settings = load_settings(
+        env_file=None,
+        data_dir=tmp_path_factory.mktemp("served") / "data",
+        sandbox_enabled=True,
+        admin_password=ADMIN_PASSWORD,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(30)
+    assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def test_an_open_event_stream_is_counted_but_never_timed(served: str) -> None:
+    with httpx.Client(base_url=served, timeout=10) as http:
+        login = http.post(
+            f"{API}/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        before = _samples(http.get("/metrics").text)
+        with http.stream("GET", f"{API}/events") as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert any(line == "event: stats" for line in lines)  # the stream is live
+            during = _samples(http.get("/metrics").text)
+        time.sleep(0.3)  # the server notices the reader left and ends the response
+        after = _samples(http.get("/metrics").text)
+
+    events = {"method": "GET", "route": f"{API}/events", "status": "200"}
+    # counted as it opened, while still open; once only
+    assert _delta(before, during, "tgfleet_http_requests_total", **events) == 1
+    assert _delta(before, after, "tgfleet_http_requests_total", **events) == 1
+    # timed: only the scrapes that finished in between (one before "during", two before "after")
+    seconds = "tgfleet_http_request_seconds"
+    assert _hist_count(during, seconds) - _hist_count(before, seconds) == 1
+    assert _hist_count(after, seconds) - _hist_count(before, seconds) == 2
+    assert _value(after, f"{seconds}_bucket", le="10.0") == _hist_count(after, seconds)
