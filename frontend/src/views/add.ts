@@ -242,6 +242,7 @@ export function renderAdd(main: HTMLElement): () => void {
   document.title = "Add account · tgfleet";
   const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const preselect = query.get("account");
+  // the panel is not labelled by its tab: "Phone number" would then name two controls
   const pane = h("div", { class: "pane", role: "tabpanel" });
   const tabs = CHOICES.map(([choice, text]) =>
     h("button", { type: "button", role: "tab", "aria-selected": "false", "data-choice": choice, id: `tab-${choice}` }, text),
@@ -252,7 +253,6 @@ export function renderAdd(main: HTMLElement): () => void {
       tab.setAttribute("aria-selected", String(on));
       tab.tabIndex = on ? 0 : -1;
     }
-    pane.setAttribute("aria-labelledby", `tab-${choice}`);
     pane.replaceChildren();
     if (choice === "phone") phoneFlow(pane);
     else if (choice === "bot") botFlow(pane);

@@ -16,8 +16,9 @@ interface TileSpec {
   hint: string;
   value: (s: StatsEvent) => number | null;
   digits: number;
-  /** the operator's threshold: true when the value needs attention */
-  warn?: (v: number, s: StatsEvent) => boolean;
+  /** the operator's threshold: the value needs attention above (or below) it */
+  above?: number;
+  below?: number;
 }
 
 const TILES: TileSpec[] = [
@@ -33,7 +34,7 @@ const TILES: TileSpec[] = [
     hint: "active of the fleet-wide limit; warn above 80 %",
     digits: 1,
     value: (s) => s.pool.utilization * 100,
-    warn: (v) => v > 80,
+    above: 80,
   },
   { name: "wait-p50", label: "Acquire wait p50", unit: "ms", hint: "median wait for a connection", digits: 1, value: (s) => (s.pool.acquire_wait_seconds?.p50 ?? 0) * 1000 },
   { name: "wait-p95", label: "Acquire wait p95", unit: "ms", hint: "95th percentile wait for a connection", digits: 1, value: (s) => (s.pool.acquire_wait_seconds?.p95 ?? 0) * 1000 },
@@ -46,7 +47,7 @@ const TILES: TileSpec[] = [
     digits: 1,
     // no call in the window: no error either, so 0 % (and 100 % success) rather than a blank
     value: (s) => (s.requests?.error_rate ?? 0) * 100,
-    warn: (v) => v > 5,
+    above: 5,
   },
   {
     name: "success-rate",
@@ -55,7 +56,7 @@ const TILES: TileSpec[] = [
     hint: "calls that worked, last minute; warn below 95 %",
     digits: 1,
     value: (s) => (s.requests?.success_rate ?? 1 - (s.requests?.error_rate ?? 0)) * 100,
-    warn: (v) => v < 95,
+    below: 95,
   },
   {
     name: "p95-response",
@@ -64,10 +65,26 @@ const TILES: TileSpec[] = [
     hint: "95th percentile Telegram call time; warn above 10 s",
     digits: 2,
     value: (s) => s.requests?.p95 ?? 0,
-    warn: (v) => v > 10,
+    above: 10,
   },
   { name: "floods", label: "Floods", unit: "", hint: "accounts waiting out a FLOOD_WAIT", digits: 0, value: (s) => s.floods_active ?? 0 },
 ];
+
+function isWarn(spec: TileSpec, v: number): boolean {
+  return (spec.above !== undefined && v > spec.above) || (spec.below !== undefined && v < spec.below);
+}
+
+/** The value as text; a warning never reads as the threshold itself (5.02 % is not "5.0"). */
+function shown(spec: TileSpec, v: number, warn: boolean): string {
+  if (Number.isInteger(v)) return num(v, 0);
+  let digits = spec.digits;
+  let text = num(v, digits);
+  while (warn && digits < 6 && !isWarn(spec, Number(text))) {
+    digits += 1;
+    text = num(v, digits);
+  }
+  return text;
+}
 
 function buildTile(spec: TileSpec): { el: HTMLElement; value: HTMLElement } {
   const value = h("span", { class: "value", "data-testid": `tile-${spec.name}-value` }, "—");
@@ -126,8 +143,8 @@ export function renderDashboard(main: HTMLElement): () => void {
   const update = (stats: StatsEvent) => {
     for (const { spec, el, value } of tiles) {
       const v = spec.value(stats);
-      value.textContent = v === null ? "—" : num(v, Number.isInteger(v) ? 0 : spec.digits);
-      const warn = v !== null && spec.warn !== undefined && spec.warn(v, stats);
+      const warn = v !== null && isWarn(spec, v);
+      value.textContent = v === null ? "—" : shown(spec, v, warn);
       el.dataset.state = warn ? "warn" : "ok";
     }
     for (const chart of charts) chart.update();
