@@ -261,6 +261,70 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(errors.TgfleetError, _tgfleet_error)
     app.add_exception_handler(Exception, _unexpected)
+    _document_problems(app)
+
+
+# The problem body as the handlers above write it; the schema lets clients (and schemathesis)
+# hold every error answer to it.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error, as RFC 9457 problem details",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": TYPE_BASE + "<slug>, one per kind of error"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "what went wrong, for a person"},
+        "instance": {"type": "string", "description": "the request path"},
+        "errors": {
+            "type": "array",
+            "description": "invalid-input only: each invalid field and why",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "retry_after": {"type": "integer", "description": "flood-wait only: seconds to wait"},
+        "telegram_error": {"type": "string", "description": "Telegram's error name"},
+    },
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make /openapi.json tell the truth about errors.
+
+    FastAPI documents a 422 as ``application/json`` ``HTTPValidationError`` and nothing else,
+    but every error here is answered by the handlers above as ``application/problem+json``
+    with any status a route may raise (401, 404, 409, 429, 503...). So each operation gets
+    its 422 replaced and a ``default`` response: a problem, whatever the status.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        problem_content = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "Invalid input", "content": problem_content}
+                responses["default"] = {
+                    "description": "An error, as a problem (RFC 9457)",
+                    "content": problem_content,
+                }
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        components["Problem"] = PROBLEM_SCHEMA
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def seconds_header(seconds: float) -> str:

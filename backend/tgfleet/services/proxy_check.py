@@ -76,6 +76,9 @@ async def probe_proxy(
         return ProxyProbe(False, None, shown, f"the proxy refused: {_reason(exc)}")
     except OSError as exc:
         return ProxyProbe(False, None, shown, f"network error: {_reason(exc)}")
+    except UnicodeError as exc:
+        # the idna codec refuses a host name with a label over 63 characters before any I/O
+        return ProxyProbe(False, None, shown, f"the proxy host is not a valid name: {exc}")
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     sock.close()  # nothing was sent, so nothing waits to be flushed
     return ProxyProbe(True, latency_ms, shown)

@@ -21,7 +21,7 @@ from pyrogram import errors as tg
 from pyrogram.session import Session
 from pyrogram.session.session import SessionState
 
-from tgfleet.errors import AuthorizationRevoked, ConnectFailed, TgfleetError
+from tgfleet.errors import AuthorizationRevoked, ConnectFailed, TelegramError, TgfleetError
 from tgfleet.telegram.errors import translate
 
 log = logging.getLogger(__name__)
@@ -203,6 +203,18 @@ class TelegramConnection:
             return await asyncio.wait_for(call, limit)
         except tg.RPCError as exc:
             raise translate(exc, phone=self.account, method=method) from None
+        except ValueError as exc:
+            # Kurigram answers a chat id outside every peer range (0, say) with a bare
+            # ValueError before asking Telegram; it is the PEER_ID_INVALID Telegram would send
+            if not str(exc).startswith("Peer id invalid"):
+                raise
+            raise TelegramError(
+                f"account {self.account}: Telegram answered 400 PEER_ID_INVALID"
+                + (f" to {method}" if method else "")
+                + f" (no chat has id {str(exc).rpartition(':')[2].strip()})",
+                code=400,
+                name="PEER_ID_INVALID",
+            ) from None
         except TimeoutError:
             raise ConnectFailed(
                 f"account {self.account}: no answer to {method or 'a request'} within "
