@@ -238,8 +238,9 @@ _STRICT = ConfigDict(extra="forbid")
 # What the store accepts (tgfleet.store.validation.check_text), said here too, so that a bad
 # value is refused before a login spends a code on it rather than when its result is stored.
 _NO_CONTROL = r"^[^\x00-\x1f]*$"
-_LONG = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]*\S")]
-_SHORT = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[^\x00-\x1f]*\S")]
+_NOT_BLANK = r"^[^\x00-\x1f]*[^\x00-\x20][^\x00-\x1f]*$"  # no control characters, not blank
+_LONG = Annotated[str, Field(min_length=1, max_length=128, pattern=_NOT_BLANK)]
+_SHORT = Annotated[str, Field(min_length=1, max_length=16, pattern=_NOT_BLANK)]
 Label = Annotated[str, Field(max_length=200, pattern=_NO_CONTROL)]
 Peer = Annotated[str, Field(min_length=1, max_length=64, description="username, phone or chat id")]
 ProxyUrl = Annotated[
@@ -379,7 +380,7 @@ class ProxyTestIn(BaseModel):
 
 class TokenIn(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]*\S")
+    name: str = Field(min_length=1, max_length=100, pattern=_NOT_BLANK)
 
 
 def _device_fields(device: DeviceParams) -> dict[str, str]:
