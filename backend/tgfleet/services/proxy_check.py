@@ -85,5 +85,7 @@ async def probe_proxy(
 
 
 def _reason(exc: BaseException) -> str:
-    # python-socks messages name the proxy host and the reply; never the password
-    return str(exc) or type(exc).__name__
+    # python-socks messages name the proxy host and the reply, never the password; a reply
+    # in no known protocol comes back as surrogate-escaped bytes, which JSON cannot carry
+    text = str(exc) or type(exc).__name__
+    return text.encode("utf-8", "replace").decode("utf-8")[:300]

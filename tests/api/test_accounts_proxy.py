@@ -1,0 +1,122 @@
+"""POST /proxies/test (the panel's "test proxy" button) through a real SOCKS5 proxy on loopback
+to the sandbox the daemon talks to."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from .conftest import sign_in
+
+API = "/api/v1"
+TEST = f"{API}/proxies/test"
+_SOCKS5 = Path(__file__).parent.parent / "services" / "socks5_server.py"
+
+
+def _socks5_module() -> Any:
+    # the real SOCKS5 server the services tests use; tests/services is not a package
+    spec = importlib.util.spec_from_file_location("socks5_server", _SOCKS5)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def api(anon: TestClient) -> Iterator[TestClient]:
+    anon.headers["X-CSRF-Token"] = sign_in(anon)
+    yield anon
+    anon.headers.pop("X-CSRF-Token", None)
+
+
+def _in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
+    assert api.portal is not None
+    return api.portal.call(fn)
+
+
+@pytest.fixture
+def socks(api: TestClient) -> Iterator[Any]:
+    server = _socks5_module().Socks5Server("panel", "pr0xy-s3cret")
+    _in_app_loop(api, server.start)
+    yield server
+    _in_app_loop(api, server.stop)
+
+
+def _spec(socks: Any, **changes: Any) -> dict[str, Any]:
+    return {
+        "scheme": "socks5",
+        "host": "127.0.0.1",
+        "port": socks.port,
+        "username": "panel",
+        "password": "pr0xy-s3cret",
+        **changes,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_working_proxy_reaches_the_telegram_endpoint(api: TestClient, socks: Any) -> None:
+    sandbox = api.app.state.runtime.sandbox  # type: ignore[attr-defined]
+    response = api.post(TEST, json={"proxy": _spec(socks)})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ok"] is True and result["error"] is None
+    assert result["latency_ms"] > 0
+    assert result["target"] == f"{sandbox.host}:{sandbox.port}"
+    # it really went through the proxy, to the sandbox
+    assert socks.counters["connected"] == 1
+    assert socks.targets == [(sandbox.host, sandbox.port)]
+
+
+def test_a_failing_proxy_is_an_answer_that_says_why(api: TestClient, socks: Any) -> None:
+    wrong = api.post(TEST, json={"proxy": _spec(socks, password="not-the-one")}).json()
+    assert wrong["ok"] is False and wrong["latency_ms"] is None
+    assert "refused" in wrong["error"] and "not-the-one" not in str(wrong)
+    assert socks.counters["bad_credentials"] == 1
+
+    anonymous = api.post(TEST, json={"proxy": _spec(socks, username=None, password=None)})
+    assert anonymous.json()["ok"] is False
+    assert socks.counters["refused_method"] == 1
+
+    closed = api.post(TEST, json={"proxy": _spec(socks, port=_free_port())}).json()
+    assert closed["ok"] is False and "cannot connect to the proxy" in closed["error"]
+
+    # an HTTP CONNECT sent to a SOCKS5 server
+    confused = api.post(TEST, json={"proxy": _spec(socks, scheme="http")}).json()
+    assert confused["ok"] is False and confused["error"]
+    assert socks.counters["connected"] == 0
+
+
+@pytest.mark.parametrize(
+    ("proxy", "field"),
+    [
+        ({"scheme": "ftp", "host": "h", "port": 1}, "proxy.scheme"),
+        ({"scheme": "socks5", "host": "h", "port": 0}, "proxy.port"),
+        ({"scheme": "socks5", "host": "h", "port": 70000}, "proxy.port"),
+        ({"scheme": "socks5", "host": "", "port": 1080}, "proxy.host"),
+        ({"scheme": "socks5", "host": "a b", "port": 1080}, "proxy.host"),
+        ({"scheme": "socks5", "port": 1080}, "proxy.host"),
+        ({"scheme": "socks5", "host": "h", "port": 1080, "secret": "x"}, "proxy.secret"),
+    ],
+)
+def test_malformed_proxy_is_422_naming_the_field(
+    api: TestClient, proxy: dict[str, Any], field: str
+) -> None:
+    response = api.post(TEST, json={"proxy": proxy})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_proxy_test_needs_sign_in(anon: TestClient) -> None:
+    response = anon.post(TEST, json={"proxy": {"scheme": "socks5", "host": "h", "port": 1}})
+    assert response.status_code == 401
