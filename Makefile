@@ -1,12 +1,13 @@
 # The two commands of the README: `make run` and `make test`. Both install what they need
-# into .venv first (and only again when pyproject.toml changes).
+# into .venv first (and only again when pyproject.toml changes), and build the web panel
+# (npm ci only again when package-lock.json changes; the build when a panel source does).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench install system-deps clean
+.PHONY: run test lint typecheck unit bench install system-deps panel clean
 
 # Debian packages the tests use: microsocks, a real SOCKS5 proxy for the proxy tests; chromium,
 # the browser the panel tests drive (Playwright's own browser download does not work here).
@@ -22,7 +23,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# The web panel: TypeScript + Vite, built into frontend/dist, which the daemon serves at /.
+FRONTEND      := frontend
+NPM_STAMP     := $(FRONTEND)/node_modules/.installed
+PANEL         := $(FRONTEND)/dist/index.html
+PANEL_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(addprefix $(FRONTEND)/,index.html package.json tsconfig.json vite.config.ts)
+
+$(NPM_STAMP): $(FRONTEND)/package-lock.json
+	@command -v npm >/dev/null || { echo "the web panel needs Node.js >= 20.19 with npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+$(PANEL): $(NPM_STAMP) $(PANEL_SOURCES)
+	cd $(FRONTEND) && npm run build
+
+panel: $(PANEL)
+
+run: $(STAMP) $(PANEL)
 	$(BIN)/tgfleet serve --sandbox $(ARGS)
 
 lint: $(STAMP)
@@ -39,13 +56,13 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-unit: $(STAMP) system-deps
+unit: $(STAMP) system-deps $(PANEL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck unit
+test: $(PANEL) lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/pool_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(FRONTEND)/node_modules $(FRONTEND)/dist
