@@ -25,7 +25,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "frontend" / "dist"
@@ -177,6 +184,17 @@ class Recorder:
 
     urls: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    # The daemon's CSP stops a request to elsewhere before it leaves, so the request never shows
+    # up above; Chromium says so on the console, and a refused request is a broken panel.
+    refused: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.refused.append(message.text)
 
     def foreign(self) -> list[str]:
         found = []
@@ -203,13 +221,14 @@ def context(
     ctx = browser.new_context(base_url=daemon.base_url, viewport=viewport)
     ctx.set_default_timeout(10_000)
     ctx.on("request", lambda r: recorder.urls.append(r.url))
-    ctx.on("page", lambda p: p.on("pageerror", lambda e: recorder.page_errors.append(str(e))))
+    ctx.on("page", recorder.watch)
     yield ctx
     ctx.close()
     # checked after the test body, so a failure here names the request, not a symptom
     foreign = recorder.foreign()
     assert not foreign, f"the panel made requests that left {LOOPBACK}: {foreign}"
     assert recorder.urls, "no request was recorded: the recorder is not attached"
+    assert not recorder.refused, f"the panel asked for what its CSP refuses: {recorder.refused}"
     assert not recorder.page_errors, f"uncaught errors in the panel: {recorder.page_errors}"
 
 
