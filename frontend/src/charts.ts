@@ -58,7 +58,8 @@ export class LiveChart {
       scales: {
         x: {
           time: true,
-          range: (_u, min, max) => [Math.min(min, max - WINDOW_SECONDS), max],
+          // the samples held (up to 15 minutes), at least a minute wide so few points read
+          range: (_u, min, max) => [Math.max(Math.min(min, max - 60), max - WINDOW_SECONDS), max],
         },
         y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
       },

@@ -144,10 +144,32 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
     };
     timers.push(window.setInterval(() => void loadConnections(), 5000));
 
+    // --- live feed -----------------------------------------------------------------------
+    const feed = h("ul", { class: "feed", "data-testid": "live-feed", "aria-live": "polite" });
+    const feedNote = h("p", { class: "muted" });
+    const renderFeedNote = (a: AccountDetail) => {
+      feedNote.textContent = a.keep_online
+        ? "Incoming messages appear here as they arrive (this account keeps a connection online)."
+        : "This account is not kept online, so Telegram delivers its incoming messages nowhere: turn on Keep online in Settings to see them here.";
+    };
+    renderFeedNote(account);
+    const feedSection = section("Live feed", feedNote, feed);
+    const inFeed = new Set<string>();
+    const addToFeed = (e: FleetEvent, atTop: boolean) => {
+      const id = `${String(e.chat_id ?? "")}:${String(e.message_id ?? "")}`;
+      if (inFeed.has(id)) return; // a replay after a reconnect, or the history and the stream
+      inFeed.add(id);
+      const from = typeof e.sender === "string" ? e.sender : (e.sender_id ?? e.from ?? "?");
+      const li = h("li", { "data-message": String(e.message_id ?? "") }, h("time", {}, clock(e.at)), " ", h("strong", {}, `${String(from)}: `), String(e.text ?? ""));
+      if (atTop) feed.prepend(li);
+      else feed.append(li);
+      while (feed.children.length > FEED_MAX) feed.lastElementChild?.remove();
+    };
+
     // --- recent events -------------------------------------------------------------------
     const eventList = h("ol", { class: "events", "data-testid": "recent-events", reversed: true });
     const addEvent = (e: FleetEvent, atTop: boolean) => {
-      const li = h("li", { "data-kind": e.kind }, h("time", {}, clock(e.at)), " ", h("strong", {}, e.kind), " ", h("span", { class: "muted" }, describeEvent(e)));
+      const li = h("li", { "data-kind": e.kind, "data-id": String(e.id) }, h("time", {}, clock(e.at)), " ", h("strong", {}, e.kind), " ", h("span", { class: "muted" }, describeEvent(e)));
       if (atTop) eventList.prepend(li);
       else eventList.append(li);
       while (eventList.children.length > EVENTS_MAX) eventList.lastElementChild?.remove();
@@ -164,7 +186,11 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
           after = got.next_after;
         }
         const shown = new Set([...eventList.querySelectorAll("li")].map((li) => li.dataset.id));
-        for (const e of recent.reverse()) if (!shown.has(String(e.id))) addEvent(e, false);
+        for (const e of recent.reverse()) {
+          if (shown.has(String(e.id))) continue;
+          addEvent(e, false);
+          if (e.kind === "message.incoming") addToFeed(e, false);
+        }
       } catch (error) {
         eventList.append(h("li", { class: "muted" }, `History unavailable: ${explain(error).text}`));
       }
@@ -241,17 +267,6 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
     });
     const dialogSection = section("Dialogs", h("div", { class: "actions" }, loadDialogs), dialogAlert, h("div", { class: "split" }, dialogList, historyBox));
 
-    // --- live feed -----------------------------------------------------------------------
-    const feed = h("ul", { class: "feed", "data-testid": "live-feed", "aria-live": "polite" });
-    const feedNote = h("p", { class: "muted" });
-    const renderFeedNote = (a: AccountDetail) => {
-      feedNote.textContent = a.keep_online
-        ? "Incoming messages appear here as they arrive (this account keeps a connection online)."
-        : "This account is not kept online, so Telegram delivers its incoming messages nowhere: turn on Keep online in Settings to see them here.";
-    };
-    renderFeedNote(account);
-    const feedSection = section("Live feed", feedNote, feed);
-
     // --- settings ------------------------------------------------------------------------
     const settings = settingsForm(account, (updated) => {
       account = { ...account, ...updated };
@@ -260,7 +275,8 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
     });
     const settingsSection = section("Settings", settings);
 
-    main.append(authSection, connSection, sendSection, feedSection, dialogSection, eventsSection, settingsSection);
+    for (const wide of [authSection, connSection, dialogSection]) wide.classList.add("wide");
+    main.append(h("div", { class: "account-grid" }, authSection, connSection, sendSection, feedSection, dialogSection, eventsSection, settingsSection));
 
     // --- live updates --------------------------------------------------------------------
     stops.push(
@@ -272,13 +288,7 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
             return; // pool events are many; the connections table shows them
           }
           addEvent(e, true);
-          if (e.kind === "message.incoming") {
-            const from = typeof e.sender === "string" ? e.sender : e.sender_id ?? e.from ?? "?";
-            feed.prepend(
-              h("li", { "data-message": String(e.message_id ?? "") }, h("time", {}, clock(e.at)), " ", h("strong", {}, `${String(from)}: `), String(e.text ?? "")),
-            );
-            while (feed.children.length > FEED_MAX) feed.lastElementChild?.remove();
-          }
+          if (e.kind === "message.incoming") addToFeed(e, true);
           if (e.kind === "account.removed") {
             summary.replaceChildren(h("strong", {}, "This account was removed from the fleet."));
           } else if (e.kind.startsWith("account.") || e.kind.startsWith("authorization.")) {

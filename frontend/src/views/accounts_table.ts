@@ -6,6 +6,7 @@ import { h } from "../dom";
 import { explain } from "../errors";
 import { onEvent } from "../events";
 import { ago, span, until } from "../format";
+import { accountName, learnBotNames } from "../names";
 import { accountHref } from "../router";
 import type { Account, AccountPage, Connection } from "../types";
 
@@ -33,13 +34,7 @@ export async function allAccounts(): Promise<Account[]> {
   }
 }
 
-export function accountName(a: Account): string {
-  if (a.kind === "bot") {
-    const name = a.username ?? (a.label.startsWith("@") ? a.label.slice(1) : null);
-    return name ? `@${name}` : a.key;
-  }
-  return a.phone ?? a.key;
-}
+export { accountName };
 
 export function statusBadge(status: string, detail = ""): HTMLElement {
   return h("span", { class: `badge status-${status}`, title: detail || status }, status);
@@ -152,6 +147,7 @@ export class AccountsTable {
         const seen = new Set(accounts.map((a) => a.key));
         for (const key of [...this.rows.keys()]) if (!seen.has(key)) this.rows.delete(key);
         for (const account of accounts) this.rows.set(account.key, this.blank(account));
+        learnBotNames(accounts, () => this.render());
       } else {
         await Promise.all(
           keys.map(async (key) => {
@@ -220,12 +216,15 @@ export class AccountsTable {
   }
 
   private render(): void {
+    // rows are rebuilt; a keyboard user's place (a link in a row) survives the rebuild
+    const focused = document.activeElement?.closest<HTMLTableRowElement>("tr[data-account]");
+    const focusedKey = focused && this.tbody.contains(focused) ? focused.dataset.account : undefined;
     this.joinConnections();
     const col = COLUMNS.find((c) => c.key === this.sortKey) ?? COLUMNS[0];
     const rows = [...this.rows.values()].filter((r) => {
       if (!this.filter) return true;
       const a = r.account;
-      return [accountName(a), a.key, a.label, a.status, a.kind].some((v) => v.toLowerCase().includes(this.filter));
+      return [accountName(a), a.key, a.label, a.status, a.kind, a.status_detail].some((v) => v.toLowerCase().includes(this.filter));
     });
     if (col) {
       rows.sort((x, y) => {
@@ -244,6 +243,10 @@ export class AccountsTable {
         ),
       ),
     );
+    if (focusedKey !== undefined) {
+      const row = [...this.tbody.querySelectorAll<HTMLTableRowElement>("tr[data-account]")].find((r) => r.dataset.account === focusedKey);
+      row?.querySelector<HTMLAnchorElement>("a")?.focus();
+    }
     if (rows.length === 0) {
       this.tbody.append(
         h("tr", { class: "empty" }, h("td", { colspan: COLUMNS.length }, this.rows.size ? "No account matches the filter." : "No accounts yet: add one.")),

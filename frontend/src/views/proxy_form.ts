@@ -113,6 +113,7 @@ export function proxyForm(display: string | null) {
 
   testButton.addEventListener("click", async () => {
     status.textContent = "";
+    status.className = "ok-text";
     if (scheme.value === "none") {
       status.textContent = "No proxy to test: choose a scheme and fill the fields.";
       return;
@@ -123,8 +124,10 @@ export function proxyForm(display: string | null) {
       status.textContent = result.ok
         ? `Proxy works: reached Telegram in ${Math.round(result.latency_ms ?? 0)} ms.`
         : `Proxy failed: ${result.error ?? "no answer"}.`;
+      if (!result.ok) status.className = "bad-text";
     } catch (error) {
       status.textContent = `Proxy test failed: ${explain(error).text}`;
+      status.className = "bad-text";
     } finally {
       testButton.disabled = false;
     }
