@@ -20,14 +20,16 @@ from tgfleet.store.users import User
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
+# async, though they do no I/O: FastAPI runs a plain ``def`` dependency in a worker thread, two
+# thread hops on every request for reading an attribute
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise PoolClosed("the daemon is starting or stopping; try again shortly")
     return runtime
 
 
-def get_access(request: Request) -> Access:
+async def get_access(request: Request) -> Access:
     access: Access | None = getattr(request.app.state, "access", None)
     if access is None:
         raise PoolClosed("the daemon is starting or stopping; try again shortly")
