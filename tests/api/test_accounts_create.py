@@ -76,6 +76,11 @@ def test_a_filed_account_logs_in_through_its_own_proxy_with_its_own_device(
     default = api.app.state.runtime.factory.target.default_device  # type: ignore[attr-defined]
     assert account["device"]["app_version"] == default.app_version
 
+    # the panel hears of it on the event stream
+    events = api.get(f"{API}/events/history", params={"kind": "account.created"}).json()
+    assert [e["account"] for e in events["items"]] == [phone]
+    assert events["items"][0]["status"] == "new"
+
     again = api.post(f"{API}/accounts", json={"phone": phone})
     assert again.status_code == 409 and again.json()["type"].endswith("/account-exists")
     not_yet = api.get(f"{API}/accounts/{phone}/me")

@@ -79,6 +79,7 @@ async def create_account(body: AccountCreate, user: CurrentUser, runtime: Runtim
             tx=tx,
         )
         await runtime.store.audit.append(user.username, "account.created", account.key, tx=tx)
+    runtime.bus.publish("account.created", account.key, status=account.status.value)
     # status "new": the pool holds nothing for it until a login gives it an authorization
     return AccountOut.of(account)
 
