@@ -75,7 +75,9 @@ export function explain(error: unknown): Explained {
     }
     const known = PROBLEM[error.slug];
     if (known) return { text: known, code: error.detail };
-    return { text: error.detail || error.title, code: error.status ? `HTTP ${error.status}` : "" };
+    // a 422 detail already names the field and the form it wants: no code to add
+    const code = error.status && error.status !== 422 ? `HTTP ${error.status}` : "";
+    return { text: error.detail || error.title, code };
   }
   if (error instanceof Error) return { text: error.message, code: "" };
   return { text: String(error), code: "" };

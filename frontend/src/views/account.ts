@@ -325,8 +325,8 @@ function settingsForm(account: AccountDetail, onSaved: (a: AccountDetail) => voi
     device_model: field("Device model", h("input", { value: d.device_model })),
     system_version: field("System version", h("input", { value: d.system_version })),
     app_version: field("App version", h("input", { value: d.app_version })),
-    lang_code: field("Language code", h("input", { value: d.lang_code, maxlength: 10 })),
-    system_lang_code: field("System language code", h("input", { value: d.system_lang_code, maxlength: 10 })),
+    lang_code: field("Language (lang_code)", h("input", { value: d.lang_code, maxlength: 10 })),
+    system_lang_code: field("System language (system_lang_code)", h("input", { value: d.system_lang_code, maxlength: 10 })),
   };
   const status = h("div", { role: "status", class: "ok-text" });
   const alert = h("div", { role: "alert", class: "alert" });

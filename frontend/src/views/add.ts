@@ -259,7 +259,7 @@ export function renderAdd(main: HTMLElement): () => void {
     else if (choice === "session") sessionFlow(pane);
     else authorizationFlow(pane, preselect);
   };
-  const tablist = h("div", { role: "tablist", "aria-label": "How to add the account", class: "tabs" }, tabs);
+  const tablist = h("div", { role: "tablist", "aria-label": "Method", class: "tabs" }, tabs);
   tablist.addEventListener("click", (event) => {
     const tab = (event.target as HTMLElement).closest<HTMLButtonElement>("[role=tab]");
     if (tab?.dataset.choice) show(tab.dataset.choice as Choice);
