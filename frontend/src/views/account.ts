@@ -19,6 +19,16 @@ function section(title: string, ...body: (Node | string | null)[]): HTMLElement 
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...body);
 }
 
+/** Who wrote a message, in a chat's history: me, the other side of a private chat, or an id. */
+function sender(m: Message, d: Dialog): string {
+  if (m.outgoing) return "me";
+  if (m.sender_id === d.chat_id) return d.title || String(d.chat_id);
+  return m.sender_id === null ? "?" : String(m.sender_id);
+}
+
+// Pool events worth a line on the account page; borrowed/returned come by the hundred.
+const QUIET = new Set(["pool.reused", "pool.returned"]);
+
 function describeEvent(e: FleetEvent): string {
   const skip = new Set(["id", "kind", "at", "account"]);
   const parts = Object.entries(e)
@@ -181,13 +191,13 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
         let recent: FleetEvent[] = [];
         for (let page = 0; page < 20; page += 1) {
           const got = await api.get<{ items: FleetEvent[]; next_after: number }>(`/api/v1/events/history?account=${enc(k)}&limit=1000&after=${after}`);
-          recent = recent.concat(got.items).slice(-EVENTS_MAX);
+          recent = recent.concat(got.items.filter((e) => !QUIET.has(e.kind))).slice(-EVENTS_MAX);
           if (got.items.length < 1000) break;
           after = got.next_after;
         }
         const shown = new Set([...eventList.querySelectorAll("li")].map((li) => li.dataset.id));
         for (const e of recent.reverse()) {
-          if (shown.has(String(e.id))) continue;
+          if (shown.has(String(e.id)) || QUIET.has(e.kind)) continue;
           addEvent(e, false);
           if (e.kind === "message.incoming") addToFeed(e, false);
         }
@@ -238,7 +248,7 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
           h("h3", {}, `History with ${d.title}`),
           messages.length
             ? h("ol", { class: "messages", "data-testid": "history" }, messages.map((m) =>
-                h("li", { class: m.outgoing ? "out" : "in" }, h("span", { class: "muted" }, m.outgoing ? "me: " : `${m.sender_id ?? "?"}: `), m.text || "(no text)"),
+                h("li", { class: m.outgoing ? "out" : "in" }, h("span", { class: "muted" }, `${sender(m, d)}: `), m.text || "(no text)"),
               ))
             : h("p", { class: "muted" }, "No messages."),
         );
@@ -283,10 +293,8 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
       onEvent(
         "",
         (e) => {
-          if (e.kind.startsWith("pool.")) {
-            soonConnections();
-            return; // pool events are many; the connections table shows them
-          }
+          if (e.kind.startsWith("pool.")) soonConnections();
+          if (QUIET.has(e.kind)) return; // the connections table shows them
           addEvent(e, true);
           if (e.kind === "message.incoming") addToFeed(e, true);
           if (e.kind === "account.removed") {
