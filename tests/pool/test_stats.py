@@ -27,7 +27,7 @@ def test_empty_window_reads_zero_and_size_adds_gauges() -> None:
 
 def test_acquire_histogram_buckets_are_cumulative_and_le_inclusive() -> None:
     counters = PoolCounters(window=4)  # the histogram is not bounded by the window
-    counters.record_no_wait()
+    counters.record_wait(0.0)
     counters.record_wait(0.0005)  # on a bound: counts in that bucket (le, "less or equal")
     counters.record_wait(0.00051)
     counters.record_wait(0.2)

@@ -108,9 +108,15 @@ class PoolBook(abc.ABC):
         return entry
 
     def _take(self, entry: AccountEntry, now: float, borrower: str | None) -> Grant | None:
-        """Lend an idle connection, or reserve a slot for a new one, or None."""
+        """Lend an idle connection, or reserve a slot for a new one, or None.
+
+        An idle connection not used for ``liveness_skip_window`` is marked ``needs_check``
+        here, once, so that its borrower (now or after a wake-up) reads no clock to decide.
+        """
         if entry.idle:
             _, conn = entry.idle.popitem(last=not self._lru)
+            if now - conn.last_used >= self._skip_window:
+                conn.needs_check = True
             serial = conn.serial
             self._idle_lru.pop(serial, None)
             counters = self._counters
@@ -214,8 +220,33 @@ class PoolBook(abc.ABC):
             and now < conn.expires_at
             and self._open
         ):
-            if entry.waiters and self._hand_over(entry, conn, now):
-                return True
+            waiters = entry.waiters
+            if waiters:
+                # Lend it straight to the first waiter (FIFO, no idle detour), with the
+                # bookkeeping done here so that the woken borrower only takes it. (Inlined:
+                # with many borrowers on few connections this runs on every return.)
+                counters = self._counters
+                while waiters:
+                    fut = waiters.popleft()
+                    counters.waiting -= 1
+                    if fut.done():
+                        continue  # cancelled; its owner's cleanup finds it gone
+                    conn.last_used = now
+                    conn.generation += 1
+                    conn.use_count += 1
+                    conn.borrower = None
+                    conn.borrowed_at = now
+                    counters.total_reused += 1
+                    if self._leak_threshold is not None:
+                        conn.leak_reported = False
+                        heapq.heappush(
+                            self._leak_heap,
+                            (now + self._leak_threshold, conn.serial, conn.generation, conn),
+                        )
+                    if self._callback is not None:
+                        self._emit("reused", entry.phone, conn.authorization_id, "handed_over")
+                    fut.set_result(conn)
+                    return True
             self._put_idle(entry, conn, now)
             return True
         reason = None
@@ -240,33 +271,6 @@ class PoolBook(abc.ABC):
             return True
         self._put_idle(entry, conn, now)
         return True
-
-    def _hand_over(self, entry: AccountEntry, conn: PooledConnection, now: float) -> bool:
-        """Lend a returned connection straight to the first waiter (FIFO, no idle detour)."""
-        waiters = entry.waiters
-        counters = self._counters
-        while waiters:
-            fut = waiters.popleft()
-            counters.waiting -= 1
-            if fut.done():
-                continue  # cancelled; its owner's cleanup finds it gone
-            conn.last_used = now
-            conn.generation += 1
-            conn.use_count += 1
-            conn.borrower = None
-            conn.borrowed_at = now
-            counters.total_reused += 1
-            if self._leak_threshold is not None:
-                conn.leak_reported = False
-                heapq.heappush(
-                    self._leak_heap,
-                    (now + self._leak_threshold, conn.serial, conn.generation, conn),
-                )
-            if self._callback is not None:
-                self._emit("reused", entry.phone, conn.authorization_id, "handed_over")
-            fut.set_result(conn)
-            return True
-        return False
 
     def _put_idle(self, entry: AccountEntry, conn: PooledConnection, now: float) -> None:
         del entry.active[conn.serial]

@@ -43,7 +43,8 @@ class PooledConnection:
     borrower: str | None = None
     borrowed_at: float = 0.0
     expires_at: float = float("inf")
-    # Set when a borrower's work failed mid-request: the next borrower checks it first.
+    # Set when a borrower's work failed mid-request, or when it is lent after sitting idle past
+    # liveness_skip_window: the borrower checks it first (is_alive()).
     needs_check: bool = False
     # Set when the connection must close instead of going back idle (age, revoked auth, stop).
     retire_reason: str | None = None

@@ -32,6 +32,7 @@ class WaiterDeadlines(Generic[T]):
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = _INF
+        self._check_at = 0  # len(self._ordered) at which arm() considers compacting
 
     def __len__(self) -> int:
         return len(self._ordered) + len(self._heap)
@@ -39,8 +40,17 @@ class WaiterDeadlines(Generic[T]):
     def arm(self, deadline: float, fut: asyncio.Future[T], tag: object, live: int) -> None:
         """Watch ``fut`` until ``deadline``; ``live`` (how many still wait) drives compaction."""
         ordered = self._ordered
+        # The common case, kept short (it runs for every borrower that queues): a deadline no
+        # earlier than the last one. The timer is then already set for an earlier one: it is
+        # always armed at or before the first live deadline.
+        if ordered and ordered[-1][0] <= deadline and len(ordered) < self._check_at:
+            ordered.append((deadline, fut, tag))
+            return
         if len(ordered) + len(self._heap) > 64 + 4 * live:
             self._compact()
+            ordered = self._ordered
+        # Look again at the size after this many more entries (not at every arm).
+        self._check_at = len(ordered) + 64 + 4 * live
         if not ordered or ordered[-1][0] <= deadline:
             ordered.append((deadline, fut, tag))
         else:

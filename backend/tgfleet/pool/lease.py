@@ -56,12 +56,18 @@ class Lease:
         # the slow path's coroutine is returned as is, one frame shallower, and it binds the
         # lease itself.
         pool = self._pool
+        entry = pool._accounts.get(self._phone)
+        if entry is not None and entry.waiters and pool._open:
+            # Others wait already (FIFO: no overtaking): queue, without the fast path's tries.
+            return pool._wait_turn(entry, self._create, self._use_cache, self._borrower, self)
         entry, conn, ready = pool._begin(self._phone, self._use_cache, self._borrower)
         if ready and conn is not None:
             self._conn = conn
             self._generation = conn.generation
             finished = conn.ready
             return finished if finished is not None else _ready(conn)
+        if conn is None:
+            return pool._wait_turn(entry, self._create, self._use_cache, self._borrower, self)
         return pool._acquire_slow(entry, conn, self._create, self._use_cache, self._borrower, self)
 
     def __aexit__(

@@ -204,6 +204,8 @@ class ConnectionPool(PoolSweeper):
         if ready:
             assert grant is not None
             return grant
+        if grant is None:
+            return await self._wait_turn(entry, create_func, use_cache, borrower)
         return await self._acquire_slow(entry, grant, create_func, use_cache, borrower)
 
     async def return_connection(
@@ -268,14 +270,8 @@ class ConnectionPool(PoolSweeper):
         if not entry.waiters:  # FIFO: a newcomer never overtakes a waiter
             now = self._clock()
             grant = self._take(entry, now, borrower)
-            if (
-                grant is not None
-                and grant.state is ACTIVE
-                and use_cache
-                and not grant.needs_check
-                and now - grant.last_used < self._skip_window
-            ):
-                self._counters.record_no_wait()
+            if grant is not None and grant.state is ACTIVE and use_cache and not grant.needs_check:
+                self._counters.record_wait(0.0)
                 return entry, grant, True
             return entry, grant, False
         return entry, grant, False

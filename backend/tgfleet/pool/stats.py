@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 # Upper bounds, in seconds, of the acquire-wait histogram's buckets (Prometheus ``le``). A
@@ -24,6 +25,8 @@ ACQUIRE_BUCKETS: tuple[float, ...] = (
     10.0,
     30.0,
 )
+_FOLD_AT = 256
+_bucket_of = partial(bisect_left, ACQUIRE_BUCKETS)
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -54,10 +57,14 @@ class PoolCounters:
     last_sweep: dict[str, float] = field(default_factory=dict)
     _waits: deque[float] = field(init=False)
     _sorted: list[float] | None = None
-    # Acquires per bucket of ACQUIRE_BUCKETS, not cumulative (one increment per acquire); the
-    # last slot is the +Inf overflow. Unlike the window above, these count since start.
+    # Acquires per bucket of ACQUIRE_BUCKETS, not cumulative; the last slot is the +Inf
+    # overflow. Unlike the window above, these count since start.
     _bucket_counts: list[int] = field(init=False)
     _wait_sum: float = 0.0
+    # Waits recorded but not yet folded into the window and the histogram. Recording is one
+    # append on every acquire (the hot path); the bucketing runs in batches, on reads or
+    # every _FOLD_AT waits.
+    _pending: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._waits = deque(maxlen=self.window)
@@ -70,19 +77,27 @@ class PoolCounters:
 
     def record_wait(self, seconds: float) -> None:
         """One acquire completed after waiting ``seconds`` (timeouts count in total_timeouts)."""
-        self._waits.append(seconds)
-        self._sorted = None
-        self._bucket_counts[bisect_left(ACQUIRE_BUCKETS, seconds)] += 1
-        self._wait_sum += seconds
+        pending = self._pending
+        pending.append(seconds)
+        if len(pending) >= _FOLD_AT:
+            self._fold()
 
-    def record_no_wait(self) -> None:
-        """``record_wait(0.0)`` for the fast path, which lends an idle connection at once."""
-        self._waits.append(0.0)
+    def _fold(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        self._waits.extend(pending)
         self._sorted = None
-        self._bucket_counts[0] += 1
+        counts = self._bucket_counts
+        # map and Counter loop in C: bucketing a batch costs no Python step per wait.
+        for index, n in Counter(map(_bucket_of, pending)).items():
+            counts[index] += n
+        self._wait_sum += sum(pending)
 
     def acquire_histogram(self) -> dict[str, Any]:
         """``{"buckets": [[le, cumulative count], ...], "sum": s, "count": n}``."""
+        self._fold()
         buckets: list[list[float]] = []
         cumulative = 0
         for le, n in zip(ACQUIRE_BUCKETS, self._bucket_counts, strict=False):
@@ -95,6 +110,7 @@ class PoolCounters:
         }
 
     def wait_percentiles(self) -> dict[str, float]:
+        self._fold()
         if self._sorted is None:
             self._sorted = sorted(self._waits)
         ordered = self._sorted
