@@ -156,3 +156,16 @@ def test_a_bad_proxy_or_device_is_refused_before_a_code_is_sent(api: TestClient)
     assert blank.status_code == 422 and "device.app_version" in blank.text
     # no login was attempted, so none was spent (DESIGN fact 6)
     assert _in_app_loop(api, lambda: store.login_attempts.list_for(phone)) == ()
+
+
+@pytest.mark.parametrize("proxy", ["socks5h://u:p@10.0.0.1:1080", "https://10.0.0.1:3128"])
+def test_a_proxy_the_client_cannot_dial_is_refused(api: TestClient, proxy: str) -> None:
+    # the store takes these forms, Kurigram does not: the account could never connect
+    created = api.post(f"{API}/accounts", json={"phone": "+15550000065", "proxy": proxy})
+    assert created.status_code == 422 and created.json()["detail"].startswith("proxy:")
+    patched = api.patch(f"{API}/accounts/+15550000003", json={"proxy": proxy})
+    assert patched.status_code == 422, patched.text
+    login = api.post(f"{API}/logins", json={"phone": "+15550000065", "proxy": proxy})
+    assert login.status_code == 422, login.text
+    assert api.get(f"{API}/accounts/+15550000065").status_code == 404
+    assert api.get(f"{API}/accounts/+15550000003").json()["proxy"] is None

@@ -3,6 +3,7 @@ to the sandbox the daemon talks to."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import socket
 from collections.abc import Callable, Iterator
@@ -120,3 +121,50 @@ def test_malformed_proxy_is_422_naming_the_field(
 def test_proxy_test_needs_sign_in(anon: TestClient) -> None:
     response = anon.post(TEST, json={"proxy": {"scheme": "socks5", "host": "h", "port": 1}})
     assert response.status_code == 401
+
+
+def test_an_accounts_own_proxy_is_tested_without_showing_it(api: TestClient, socks: Any) -> None:
+    phone = "+15550000091"
+    created = api.post(f"{API}/accounts", json={"phone": phone, "proxy": socks.url})
+    assert created.status_code == 201, created.text
+    try:
+        result = api.post(f"{API}/accounts/{phone}/proxy/test")
+        assert result.status_code == 200, result.text
+        assert result.json()["ok"] is True and result.json()["checked"] == "telegram_through_proxy"
+        assert socks.counters["connected"] == 1 and "pr0xy-s3cret" not in result.text
+
+        _in_app_loop(api, socks.stop)  # the proxy dies: the same button says so
+        down = api.post(f"{API}/accounts/{phone}/proxy/test").json()
+        assert down["ok"] is False and "cannot connect to the proxy" in down["error"]
+    finally:
+        assert api.delete(f"{API}/accounts/{phone}").status_code == 200
+
+    direct = api.post(f"{API}/accounts/+15550000001/proxy/test")
+    assert direct.status_code == 409 and "connects directly" in direct.json()["detail"]
+    assert api.post(f"{API}/accounts/+15559999992/proxy/test").status_code == 404
+
+
+async def test_an_mtproxy_is_only_tried_for_reachability() -> None:
+    from tgfleet.services.proxy_check import probe_proxy_url
+
+    accepted: list[bool] = []
+
+    async def on_connect(reader: Any, writer: Any) -> None:
+        accepted.append(True)
+        writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"tg://proxy?server=127.0.0.1&port={port}&secret=dd{'00' * 16}"
+    try:
+        up = await probe_proxy_url(url, ("127.0.0.1", 1))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert up.ok and up.checked == "proxy_reachable" and up.target == f"127.0.0.1:{port}"
+    assert accepted == [True]
+    down = await probe_proxy_url(url, ("127.0.0.1", 1))
+    assert not down.ok and "cannot connect to the proxy" in (down.error or "")
+    unusable = await probe_proxy_url("socks5h://u:p@h:1", ("127.0.0.1", 1))
+    assert not unusable.ok and "Kurigram cannot use" in (unusable.error or "")
+    assert "u:p@" not in (unusable.error or "")

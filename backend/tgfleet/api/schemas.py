@@ -197,8 +197,12 @@ class BulkOut(BaseModel):
 class ProxyTestOut(BaseModel):
     ok: bool
     latency_ms: float | None = Field(description="time to a connection through the proxy")
-    target: str = Field(description="host:port of the Telegram endpoint dialled through it")
+    target: str = Field(description="host:port dialled: Telegram's, or an MTProxy's own")
     error: str | None = None
+    checked: str = Field(
+        description="telegram_through_proxy, or proxy_reachable for an MTProxy (it relays "
+        "MTProto only, so only its port is tried)"
+    )
 
 
 class TokenOut(BaseModel):

@@ -37,6 +37,7 @@ from tgfleet.store.store import Store
 from tgfleet.store.validation import check_proxy_url, check_text, normalize_phone
 from tgfleet.telegram.errors import translate
 from tgfleet.telegram.factory import ClientFactory
+from tgfleet.telegram.proxy import parse_proxy
 from tgfleet.telegram.server import export_record
 
 log = logging.getLogger(__name__)
@@ -417,6 +418,7 @@ class LoginService:
             check_text(getattr(pinned, name), field=f"device.{name}", max_len=16, allow_empty=False)
         if proxy_url is not None:
             proxy_url = check_proxy_url(proxy_url, field="proxy")[0]
+            parse_proxy(proxy_url, field="proxy")  # and one Kurigram can dial
         return pinned, proxy_url
 
     def _expect(self, flow: LoginFlow, step: LoginStep) -> None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Query, status
 
 from tgfleet.api.deps import CurrentUser, RuntimeDep
 from tgfleet.api.routes import actions, logins, proxies, tokens
-from tgfleet.api.routes.lookups import find_account, problems
+from tgfleet.api.routes.lookups import find_account, problems, usable_proxy
 from tgfleet.api.schemas import (
     AccountCreate,
     AccountDetailOut,
@@ -75,7 +75,7 @@ async def create_account(body: AccountCreate, user: CurrentUser, runtime: Runtim
             label=body.label,
             keep_online=body.keep_online,
             device=device,
-            proxy_url=None if body.proxy is None else body.proxy.get_secret_value(),
+            proxy_url=usable_proxy(body.proxy),
             tx=tx,
         )
         await runtime.store.audit.append(user.username, "account.created", account.key, tx=tx)
@@ -115,7 +115,7 @@ async def patch_account(
     if body.device is not None:
         changes["device"] = body.device.over(account.device)
     if "proxy" in body.model_fields_set:
-        changes["proxy_url"] = None if body.proxy is None else body.proxy.get_secret_value()
+        changes["proxy_url"] = usable_proxy(body.proxy)
     updated = await runtime.store.accounts.update(account.id, **changes)
     # the pool follows at once: a disabled account gives up its connections, keep_online
     # brings one up; a new proxy or device applies to connections opened from now on

@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import SecretStr
+
 from tgfleet.errors import AccountNotFound, Conflict
 from tgfleet.runtime import Runtime
 from tgfleet.store.records import Account, AccountStatus
-from tgfleet.store.validation import normalize_account_key
+from tgfleet.store.validation import check_proxy_url, normalize_account_key
+from tgfleet.telegram.proxy import parse_proxy
 
 _CHAT_ID = re.compile(r"-?\d{1,20}")
 # accounts that have never been authorized: nothing in the pool can act for them yet
@@ -44,6 +47,17 @@ async def working_account(runtime: Runtime, value: str) -> Account:
             "log it in first (POST /api/v1/logins)"
         )
     return account
+
+
+def usable_proxy(given: SecretStr | None, *, field: str = "proxy") -> str | None:
+    """The proxy URL an operator gave, if Kurigram can dial it: the store takes some forms
+    (socks5h://, https://) that no client could use, and refusing them now beats an account
+    that cannot connect."""
+    if given is None:
+        return None
+    url = check_proxy_url(given.get_secret_value())[0]  # the store's own check first
+    parse_proxy(url, field=field)
+    return url
 
 
 def peer_of(value: str) -> int | str:
