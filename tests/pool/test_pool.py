@@ -321,6 +321,41 @@ async def test_6_liveness_check_skipped_only_within_the_window(
     await pool.stop()
 
 
+async def test_6_a_borrower_retrying_after_a_failed_check_checks_the_next_stale_one(
+    world: World, clock: FakeClock
+) -> None:
+    pool = make_pool(world, clock, liveness_skip_window=0.5)
+    pool.set_account("+1", authorizations=["a", "b"])
+    first, second = await pool.get_connection("+1"), await pool.get_connection("+1")
+    await pool.return_connection("+1", first)
+    await pool.return_connection("+1", second)
+    clock.advance(0.6)  # both idle past the skip window
+    assert first.client is not None and second.client is not None
+    world.clients[0].alive = False
+    async with pool.acquire("+1") as conn:
+        assert conn is second
+    # The first failed its check and closed; the second, just as stale, was checked too.
+    assert (world.clients[0].alive_checks, world.clients[1].alive_checks) == (1, 1)
+    assert not conn.needs_check
+    recount(pool)
+    await pool.stop()
+
+
+async def test_6_a_connection_handed_over_on_return_is_not_checked(
+    world: World, clock: FakeClock
+) -> None:
+    pool = make_pool(world, clock, liveness_skip_window=0.5)
+    held = await pool.get_connection("+1")
+    waiter = asyncio.create_task(pool.get_connection("+1"))
+    await settle()
+    clock.advance(5.0)  # borrowed long ago, but in use until this very return
+    await pool.return_connection("+1", held)
+    assert await waiter is held
+    assert world.clients[0].alive_checks == 0
+    await pool.return_connection("+1", held)
+    await pool.stop()
+
+
 # --- 7. age retirement has jitter, happens on return; reconnects back off -----------------
 
 
