@@ -57,6 +57,8 @@ function loginSteps(host: HTMLElement, status: HTMLElement, restart: () => void)
     clearError(code.error);
     clearError(password.error);
     addedStatus(status, done.account);
+    again.textContent = "Add another";
+    host.append(again);
   };
   const terminal = (error: unknown) => {
     // after these the same login cannot go on: offer a new one
