@@ -31,6 +31,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    expect,
     sync_playwright,
 )
 
@@ -46,6 +47,10 @@ LOOPBACK = "127.0.0.1"
 LOCAL_SCHEMES = {"data", "blob", "about"}
 
 DESKTOP = {"width": 1280, "height": 900}
+# Actions and expectations wait this long: the machine is shared (2 cores, other suites), and a
+# live panel settles in well under a second when it works; the margin is for the noise.
+WAIT_MS = 10_000
+expect.set_options(timeout=WAIT_MS)
 # An alert that shows words; the panel may keep empty alert regions in place beside its fields.
 SAYS_SOMETHING = re.compile(r"\S")
 
@@ -219,7 +224,7 @@ def context(
     marker = request.node.get_closest_marker("viewport")
     viewport = {**DESKTOP, **marker.kwargs} if marker is not None else DESKTOP
     ctx = browser.new_context(base_url=daemon.base_url, viewport=viewport)
-    ctx.set_default_timeout(10_000)
+    ctx.set_default_timeout(WAIT_MS)
     ctx.on("request", lambda r: recorder.urls.append(r.url))
     ctx.on("page", recorder.watch)
     yield ctx

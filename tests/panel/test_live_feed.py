@@ -30,6 +30,10 @@ def test_a_message_from_carols_page_arrives_in_alices_live_feed(
     feed = alice.get_by_test_id("live-feed")
     expect(feed).to_be_attached()
     alice.evaluate("window.__notReloaded = true")  # a reload would wipe this mark
+    # the feed may be seeded from the event history when the page opens; from now on what
+    # arrives must come by the stream, not by asking for the history again
+    asked: list[str] = []
+    alice.on("request", lambda r: asked.append(r.url))
 
     carol = signed_in
     carol.goto(_account_url(CAROL))
@@ -44,5 +48,7 @@ def test_a_message_from_carols_page_arrives_in_alices_live_feed(
 
     expect(feed.locator("li").first).to_contain_text(texts[1])  # newest first
     assert alice.evaluate("window.__notReloaded === true"), "alice's page was reloaded"
+    polled = [url for url in asked if "history" in url]
+    assert not polled, f"the feed polled instead of listening to the stream: {polled}"
     SCREENSHOTS.mkdir(exist_ok=True)
     alice.screenshot(path=SCREENSHOTS / "live_feed_alice.png", full_page=True)
