@@ -260,3 +260,19 @@ async def test_the_health_check_finds_a_keep_online_key_revoked_while_idle(
     assert runtime.pool.get_pool_stats(ANN)["pool_size"] == 0
     report = await check_fleet(store, runtime.fleet, runtime.actions)
     assert (report.checked, report.failed) == (1, 0)  # a revoked account is not pinged
+
+
+async def test_a_refused_request_is_not_counted_against_its_connection(
+    runtime: FleetRuntime, actions: Actions, sandbox: Sandbox
+) -> None:
+    await log_in(runtime, ANN)
+    await actions.get_me(ANN)
+    with pytest.raises(TgfleetError, match="USERNAME_NOT_OCCUPIED"):
+        await actions.send_message(ANN, "nobody_has_this_name", "hello?")
+    # Telegram answered: the connection is healthy and stays in the pool, unchecked
+    [conn] = [c for c in runtime.pool.connections() if c.phone == ANN]
+    assert (conn.error_count, conn.last_error) == (0, None)
+    assert runtime.pool.get_pool_stats()["errors"] == 0
+    rpcs = sandbox.counters["rpcs"]
+    await actions.get_me(ANN)
+    assert sandbox.counters["rpcs"] == rpcs + 1  # no liveness check went before it

@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 
 from pyrogram import Client, raw
 
-from tgfleet.errors import ConnectFailed, TgfleetError
+from tgfleet.errors import (
+    AccountBanned,
+    AuthKeyDuplicated,
+    AuthorizationRevoked,
+    ConnectFailed,
+    TelegramError,
+    TgfleetError,
+)
 from tgfleet.pool.pool import ConnectionPool
 from tgfleet.services.fleet import Fleet
 from tgfleet.telegram.connection import TelegramConnection
@@ -95,6 +102,7 @@ class Actions:
 
     async def _run(self, phone: str, fn: Callable[[Client], Awaitable[T]], *, method: str) -> T:
         try:
+            refused: TgfleetError | None = None
             async with self._pool.acquire(phone) as pooled:
                 conn = pooled.client
                 assert isinstance(conn, TelegramConnection)
@@ -102,7 +110,12 @@ class Actions:
                     result = await conn.call(fn, method=method)
                 except TgfleetError as exc:
                     await self._fleet.on_error(phone, exc, authorization_id=conn.authorization_id)
-                    raise
+                    if not _request_refused(exc):
+                        raise
+                    refused = exc
+            if refused is not None:
+                # raised outside the borrow: the pool would count it against the connection
+                raise refused
             await self._fleet.on_success(phone)
             return result
         except TgfleetError:
@@ -216,3 +229,12 @@ def _message_info(message: Any) -> MessageInfo:
         text=message.text or message.caption or "",
         outgoing=bool(message.outgoing),
     )
+
+
+def _request_refused(exc: TgfleetError) -> bool:
+    """Telegram answered and refused this request (a bad peer, a flood wait): the connection
+    is healthy, so the pool must not count the refusal as a connection error or re-check it.
+    Revoked, duplicated or banned keys are about the connection's authorization: they are not."""
+    if isinstance(exc, AuthorizationRevoked | AuthKeyDuplicated | AccountBanned):
+        return False
+    return isinstance(exc, TelegramError) and exc.code < 500
