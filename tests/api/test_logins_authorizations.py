@@ -86,6 +86,8 @@ def test_second_login_and_qr_handoff_then_log_out_one_by_one(api: TestClient) ->
     account = api.get(f"{API}/accounts/{phone}").json()
     assert account["status"] == "new" and account["authorizations"] == []
     assert api.get(f"{API}/accounts/{phone}/me").status_code == 409
+    no_qr = api.post(f"{API}/accounts/{phone}/authorizations/qr")
+    assert no_qr.status_code == 409 and "log it in first" in no_qr.json()["detail"]
     _log_in(api, phone)
     assert api.get(f"{API}/accounts/{phone}/me").status_code == 200
     assert api.delete(f"{API}/accounts/{phone}").json()["logged_out"] == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from tgfleet.api.deps import CurrentUser, RuntimeDep
-from tgfleet.api.routes.lookups import find_account, problems
+from tgfleet.api.routes.lookups import find_account, problems, working_account
 from tgfleet.api.schemas import (
     AccountOut,
     AuthorizationListed,
@@ -204,7 +204,9 @@ async def add_authorization_by_login(key: str, user: CurrentUser, runtime: Runti
     responses=problems(400, 404, 409, 429, 502, 503),
 )
 async def add_authorization_by_qr(key: str, user: CurrentUser, runtime: RuntimeDep) -> LoginOut:
-    account = await find_account(runtime, key)
+    # the token is accepted through a pooled connection: an account that cannot act is
+    # refused before a new key is made for nothing
+    account = await working_account(runtime, key)
     # done at once, or password_needed: then POST /logins/{id}/password as for any login
     return _login(await runtime.logins.add_by_qr_handoff(account.key))
 
