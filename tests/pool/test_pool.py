@@ -212,6 +212,35 @@ async def test_4_timeout_message_counts_busy_and_waiting(world: World, clock: Fa
     await pool.terminate()
 
 
+async def test_4_every_queued_borrower_times_out_at_its_own_deadline(
+    world: World, clock: FakeClock
+) -> None:
+    pool = make_pool(world, clock, max_connections_per_account=1, acquire_timeout=0.3)
+    held = [await pool.get_connection("+1"), await pool.get_connection("+2")]
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+
+    async def borrow(phone: str) -> float:
+        with pytest.raises(PoolTimeout):
+            await pool.get_connection(phone)
+        return loop.time() - began
+
+    first = [asyncio.create_task(borrow("+1")) for _ in range(3)]
+    await asyncio.sleep(0.2)
+    later = [asyncio.create_task(borrow("+2")), asyncio.create_task(borrow("+1"))]
+    await settle()
+    assert pool.get_pool_stats()["waiting"] == 5
+    for waited in await asyncio.gather(*first):
+        assert 0.3 <= waited < 0.45  # on time, not at a later one's deadline (0.5)
+    for waited in await asyncio.gather(*later):
+        assert 0.5 <= waited < 0.65
+    assert pool.get_pool_stats()["timeouts"] == 5
+    recount(pool)
+    for conn in held:
+        await pool.return_connection(conn.phone, conn)
+    await pool.stop()
+
+
 # --- 5. no network I/O under the lock: one slow account never stalls the others -------------
 
 
