@@ -59,6 +59,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads (from /proc: Linux only)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -95,7 +101,7 @@ class Daemon:
             return self.proc.wait()
 
 
-def start_daemon(root: Path, accounts: int) -> Daemon:
+def start_daemon(root: Path, accounts: int, pythonpath: str | None = None) -> Daemon:
     """The daemon, started twice: first on an empty store, so that it files and logs in the
     demo fleet (it does only then), stopped; then the accounts are seeded and it starts again
     on the same data dir (the sandbox keeps its world across restarts)."""
@@ -108,6 +114,9 @@ def start_daemon(root: Path, accounts: int) -> Daemon:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TGFLEET_")}
     env["TGFLEET_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     env["TGFLEET_SANDBOX__PORT"] = str(sandbox_port)
+    if pythonpath:
+        # e.g. a directory holding httptools and uvloop, which uvicorn picks up when present
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (pythonpath, env.get("PYTHONPATH"))))
     made = subprocess.run(
         [sys.executable, "-m", "tgfleet.cli", "tokens", "create", "--name", "bench",
          "--data-dir", str(data)],
@@ -149,8 +158,8 @@ def _launch(
 # --- 1. throughput -----------------------------------------------------------------------------
 
 
-def wrk(url: str, args: argparse.Namespace, headers: dict[str, str]) -> tuple[float, int]:
-    """Requests/s and the count of non-2xx/3xx answers over one wrk run."""
+def wrk(url: str, args: argparse.Namespace, headers: dict[str, str]) -> tuple[float, int, int]:
+    """Requests/s, requests and the count of non-2xx/3xx answers over one wrk run."""
     command = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
                "-d", f"{args.seconds}s"]  # fmt: skip
     for name, value in headers.items():
@@ -160,7 +169,9 @@ def wrk(url: str, args: argparse.Namespace, headers: dict[str, str]) -> tuple[fl
     if rate is None:
         raise SystemExit(f"cannot read wrk's output:\n{done.stdout}{done.stderr}")
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", done.stdout)
-    return float(rate.group(1)), int(bad.group(1)) if bad else 0
+    count = re.search(r"(\d+) requests in", done.stdout)
+    assert count is not None, done.stdout
+    return float(rate.group(1)), int(count.group(1)), int(bad.group(1)) if bad else 0
 
 
 @dataclass
@@ -169,6 +180,9 @@ class Throughput:
     stats: list[float]
     ratios: list[float]
     errors: int
+    # the daemon's CPU per answered request, µs: what contention on the machine moves least
+    healthz_cpu: list[float]
+    stats_cpu: list[float]
 
 
 def throughput(daemon: Daemon, args: argparse.Namespace) -> Throughput:
@@ -179,22 +193,29 @@ def throughput(daemon: Daemon, args: argparse.Namespace) -> Throughput:
     wrk_args = argparse.Namespace(**{**vars(args), "seconds": 1})
     wrk(daemon.base + "/healthz", wrk_args, {})
     wrk(daemon.base + "/api/v1/pool/stats", wrk_args, bearer)
-    result = Throughput([], [], [], 0)
+    result = Throughput([], [], [], 0, [], [])
+    pid = daemon.proc.pid
     for n in range(args.rounds):
         order = ("healthz", "stats") if n % 2 == 0 else ("stats", "healthz")
         rates: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         for name in order:
+            started = cpu_seconds(pid)
             if name == "healthz":
-                rates[name], bad = wrk(daemon.base + "/healthz", args, {})
+                rates[name], count, bad = wrk(daemon.base + "/healthz", args, {})
             else:
-                rates[name], bad = wrk(daemon.base + "/api/v1/pool/stats", args, bearer)
+                rates[name], count, bad = wrk(daemon.base + "/api/v1/pool/stats", args, bearer)
+            cpu[name] = (cpu_seconds(pid) - started) / count * 1e6
             result.errors += bad
         result.healthz.append(rates["healthz"])
         result.stats.append(rates["stats"])
         result.ratios.append(rates["stats"] / rates["healthz"])
+        result.healthz_cpu.append(cpu["healthz"])
+        result.stats_cpu.append(cpu["stats"])
         print(
-            f"round {n + 1}: healthz {rates['healthz']:.0f}/s, pool/stats {rates['stats']:.0f}/s,"
-            f" ratio {result.ratios[-1]:.2f}",
+            f"round {n + 1}: healthz {rates['healthz']:.0f}/s ({cpu['healthz']:.0f} µs CPU), "
+            f"pool/stats {rates['stats']:.0f}/s ({cpu['stats']:.0f} µs CPU), "
+            f"ratio {result.ratios[-1]:.2f}",
             flush=True,
         )
     return result
@@ -203,7 +224,17 @@ def throughput(daemon: Daemon, args: argparse.Namespace) -> Throughput:
 # --- 2. send-message round trip ----------------------------------------------------------------
 
 
-async def round_trips(daemon: Daemon, args: argparse.Namespace) -> tuple[list[float], list[float]]:
+@dataclass
+class RoundTrips:
+    api_ms: list[float]
+    bare_ms: list[float]
+    # CPU per send, µs: (daemon process, bench process) for each path; the bare path's daemon
+    # share is the embedded sandbox, its bench share the Kurigram client
+    api_cpu: tuple[float, float]
+    bare_cpu: tuple[float, float]
+
+
+async def round_trips(daemon: Daemon, args: argparse.Namespace) -> RoundTrips:
     """Milliseconds per send: through the daemon's API, and by a bare Kurigram client."""
     bare = build_client("bench-bare", daemon.endpoint, api_id=1, api_hash="0" * 32, no_updates=True)
     await bare.connect()
@@ -237,30 +268,47 @@ async def round_trips(daemon: Daemon, args: argparse.Namespace) -> tuple[list[fl
                 await via_api(i)
                 await via_bare(i)
             done = 0
+            pid = daemon.proc.pid
+            cpu = {"api": [0.0, 0.0], "bare": [0.0, 0.0]}
             while done < args.sends:
                 block = min(args.block, args.sends - done)
-                for i in range(block):
-                    api_ms.append(await via_api(done + i))
-                for i in range(block):
-                    bare_ms.append(await via_bare(done + i))
+                for path, samples, send in (("api", api_ms, via_api), ("bare", bare_ms, via_bare)):
+                    daemon_cpu, own_cpu = cpu_seconds(pid), time.process_time()
+                    for i in range(block):
+                        samples.append(await send(done + i))
+                    cpu[path][0] += cpu_seconds(pid) - daemon_cpu
+                    cpu[path][1] += time.process_time() - own_cpu
                 done += block
         finally:
             await bare.disconnect()
-    return api_ms, bare_ms
+
+    def per_send(path: str) -> tuple[float, float]:
+        daemon_s, own_s = cpu[path]
+        return daemon_s / done * 1e6, own_s / done * 1e6
+
+    return RoundTrips(api_ms, bare_ms, per_send("api"), per_send("bare"))
 
 
 # --- report ------------------------------------------------------------------------------------
 
 
-def report(
-    args: argparse.Namespace, tp: Throughput, api_ms: list[float], bare_ms: list[float]
-) -> str:
+def report(args: argparse.Namespace, tp: Throughput, rt: RoundTrips, load: str) -> str:
+    api_ms, bare_ms = rt.api_ms, rt.bare_ms
     med_h, med_s = statistics.median(tp.healthz), statistics.median(tp.stats)
     ratio = statistics.median(tp.ratios)
     api_med, bare_med = statistics.median(api_ms), statistics.median(bare_ms)
     api_p95, bare_p95 = percentile(api_ms, 0.95), percentile(bare_ms, 0.95)
     added = api_med - bare_med
+    cpu_h, cpu_s = statistics.median(tp.healthz_cpu), statistics.median(tp.stats_cpu)
+    # the Kurigram client's CPU is in the daemon on the API path and in the bench on the bare
+    # path; the sandbox's is in the daemon on both
+    cpu_added = rt.api_cpu[0] - rt.bare_cpu[0] - rt.bare_cpu[1]
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    server = (
+        "uvicorn with h11 and asyncio's loop (the installed dependencies)"
+        if args.daemon_pythonpath is None
+        else f"uvicorn with what `{args.daemon_pythonpath}` adds (httptools, uvloop)"
+    )
     rounds = ", ".join(f"{r:.2f}" for r in tp.ratios)
     per_h = ", ".join(f"{r:,.0f}" for r in tp.healthz)
     per_s = ", ".join(f"{r:,.0f}" for r in tp.stats)
@@ -271,15 +319,17 @@ Run: {now}, Python {platform.python_version()}, {os.cpu_count()} cores,
 `bench/api_bench.py --accounts {args.accounts} --seconds {args.seconds} --rounds {args.rounds}
 --connections {args.connections} --sends {args.sends}`. One daemon process (`tgfleet serve
 --sandbox`, uvicorn, one event loop) with {args.accounts} accounts seeded in its store plus the
-demo fleet; wrk and the bench share the machine's 2 cores with it.
+demo fleet; wrk and the bench share the machine's 2 cores with it. HTTP server: {server}. Load average (1, 5, 15 min)
+when the run ended: {load}. CPU is the daemon's user + system time from /proc over the same
+runs, divided by the requests answered: contention slows requests/s far more than it moves it.
 
 ## 1. Throughput: `{wrk_line}`, {args.rounds} alternating rounds
 
-| route | requests/s (median) | per round |
-|---|---:|---|
-| `GET /healthz` | {med_h:,.0f} | {per_h} |
-| `GET /api/v1/pool/stats` (bearer token) | {med_s:,.0f} | {per_s} |
-| ratio stats / healthz | **{ratio:.2f}x** (target >= 0.5x) | {rounds} |
+| route | requests/s (median) | per round | daemon CPU per request (median) |
+|---|---:|---|---:|
+| `GET /healthz` | {med_h:,.0f} | {per_h} | {cpu_h:.0f} µs |
+| `GET /api/v1/pool/stats` (bearer token) | {med_s:,.0f} | {per_s} | {cpu_s:.0f} µs |
+| ratio stats / healthz | **{ratio:.2f}x** (target >= 0.5x) | {rounds} | {cpu_h / cpu_s:.2f}x |
 
 Non-2xx answers during the runs: {tp.errors}.
 
@@ -290,6 +340,11 @@ Non-2xx answers during the runs: {tp.errors}.
 | HTTP -> API -> pool -> Kurigram -> sandbox | {api_med:.2f} ms | {api_p95:.2f} ms |
 | bare Kurigram `send_message` -> sandbox | {bare_med:.2f} ms | {bare_p95:.2f} ms |
 | added by the daemon | **{added:+.2f} ms** (target <= 2 ms) | {api_p95 - bare_p95:+.2f} ms |
+
+CPU per send: API path {rt.api_cpu[0]:.0f} µs in the daemon + {rt.api_cpu[1]:.0f} µs in the
+bench's HTTP client; bare path {rt.bare_cpu[0]:.0f} µs in the daemon (its sandbox) +
+{rt.bare_cpu[1]:.0f} µs in the bench (the Kurigram client). CPU the daemon adds per send (API,
+pool, the HTTP server): **{cpu_added:.0f} µs**.
 """
 
 
@@ -303,12 +358,17 @@ def main() -> int:
     parser.add_argument("--sends", type=int, default=300)
     parser.add_argument("--block", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None, help="write the report here too")
+    parser.add_argument(
+        "--daemon-pythonpath",
+        default=None,
+        help="prepend to the daemon's PYTHONPATH (pip install --target DIR httptools uvloop)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/api_bench.py needs wrk: apt-get install -y wrk", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="tgfleet-api-bench-") as tmp:
-        daemon = start_daemon(Path(tmp), args.accounts)
+        daemon = start_daemon(Path(tmp), args.accounts, args.daemon_pythonpath)
         try:
             stats = httpx.get(
                 daemon.base + "/api/v1/pool/stats",
@@ -316,13 +376,14 @@ def main() -> int:
             ).json()
             print(f"daemon ready: {stats.get('accounts')} accounts in the pool's view", flush=True)
             tp = throughput(daemon, args)
-            api_ms, bare_ms = asyncio.run(round_trips(daemon, args))
+            rt = asyncio.run(round_trips(daemon, args))
+            load = ", ".join(Path("/proc/loadavg").read_text().split()[:3])
         finally:
             code = daemon.stop()
         if code != 0:
             print(daemon.output.read_text()[-3000:], file=sys.stderr)
             raise SystemExit(f"the daemon exited {code}")
-    text = report(args, tp, api_ms, bare_ms)
+    text = report(args, tp, rt, load)
     print(text)
     if args.out is not None:
         args.out.write_text(text)

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tgfleet import __version__
-from tgfleet.api.access import ADMIN_USERNAME, Access
+from tgfleet.api.access import ADMIN_USERNAME, REVOCATION_MARKER, Access
 from tgfleet.api.http_metrics import install_http_metrics
 from tgfleet.api.panel import install_panel
 from tgfleet.api.problems import install_problem_handlers
@@ -28,7 +28,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ready_checks = {"store": False, "pool": False}
         async with open_runtime(settings) as runtime:
-            access = Access(UsersStore(runtime.store.db))
+            access = Access(
+                UsersStore(runtime.store.db),
+                revocation_marker=settings.data_dir / REVOCATION_MARKER,
+            )
             await announce_admin(access, settings)
             app.state.access = access
             app.state.runtime = runtime

@@ -139,7 +139,7 @@ def test_bearer_token_works_without_csrf_and_stops_after_revoke(anon: TestClient
         access.users.user_for_token, token_hash(plain)
     )
     assert row is not None
-    revoked = anon.portal.call(access.users.revoke_token, "ci")  # type: ignore[union-attr]
+    revoked = anon.portal.call(access.revoke_api_token, "ci")  # type: ignore[union-attr]
     assert revoked is not None and revoked.revoked
     after = anon.get("/api/v1/auth/me", headers=headers)
     assert after.status_code == 401

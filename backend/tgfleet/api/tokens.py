@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from tgfleet.api.access import Access
+from tgfleet.api.access import REVOCATION_MARKER, Access
 from tgfleet.runtime import DATABASE_FILE
 from tgfleet.settings import Settings
 from tgfleet.store.database import Database
@@ -31,7 +31,7 @@ async def open_access(settings: Settings) -> AsyncIterator[tuple[Access, str | N
     """Access over the daemon's database, the admin ensured (its generated password or None)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with await Database.open(settings.data_dir / DATABASE_FILE) as db:
-        access = Access(UsersStore(db))
+        access = Access(UsersStore(db), revocation_marker=settings.data_dir / REVOCATION_MARKER)
         given = settings.admin_password.get_secret_value() if settings.admin_password else None
         generated = await access.ensure_admin(given)
         yield access, generated
@@ -45,7 +45,7 @@ async def create_token(settings: Settings, name: str) -> CreatedToken:
 
 async def revoke_token(settings: Settings, name: str) -> ApiToken | None:
     async with open_access(settings) as (access, _):
-        return await access.users.revoke_token(name)
+        return await access.revoke_api_token(name)
 
 
 async def list_tokens(settings: Settings) -> tuple[ApiToken, ...]:

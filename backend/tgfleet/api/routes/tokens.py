@@ -65,5 +65,5 @@ async def revoke_token(token_id: int, user: CurrentUser, access: AccessDep) -> R
     if token is None:
         raise TokenNotFound(f"no live API token with id {token_id}")
     # live names are unique (UsersStore.create_token), so the name names this one token
-    await access.users.revoke_token(token.name)
+    await access.revoke_api_token(token.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
