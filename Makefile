@@ -56,8 +56,12 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# The browser tests run in a pytest process of their own: Playwright's sync API leaves an event
+# loop running in the main thread, and every asyncio test collected after them would then fail
+# with "Runner.run() cannot be called from a running event loop".
 unit: $(STAMP) system-deps $(PANEL)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/panel $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/panel $(PANEL_PYTEST_ARGS)
 
 test: $(PANEL) lint typecheck unit
 
