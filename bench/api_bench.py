@@ -307,7 +307,7 @@ def report(args: argparse.Namespace, tp: Throughput, rt: RoundTrips, load: str) 
     server = (
         "uvicorn with h11 and asyncio's loop (the installed dependencies)"
         if args.daemon_pythonpath is None
-        else f"uvicorn with what `{args.daemon_pythonpath}` adds (httptools, uvloop)"
+        else f"uvicorn, the daemon's PYTHONPATH led by `{args.daemon_pythonpath}`"
     )
     rounds = ", ".join(f"{r:.2f}" for r in tp.ratios)
     per_h = ", ".join(f"{r:,.0f}" for r in tp.healthz)
@@ -319,9 +319,10 @@ Run: {now}, Python {platform.python_version()}, {os.cpu_count()} cores,
 `bench/api_bench.py --accounts {args.accounts} --seconds {args.seconds} --rounds {args.rounds}
 --connections {args.connections} --sends {args.sends}`. One daemon process (`tgfleet serve
 --sandbox`, uvicorn, one event loop) with {args.accounts} accounts seeded in its store plus the
-demo fleet; wrk and the bench share the machine's 2 cores with it. HTTP server: {server}. Load average (1, 5, 15 min)
-when the run ended: {load}. CPU is the daemon's user + system time from /proc over the same
-runs, divided by the requests answered: contention slows requests/s far more than it moves it.
+demo fleet; wrk and the bench share the machine's 2 cores with it. HTTP server: {server}.
+Load average (1, 5, 15 min) when the run ended: {load}. CPU is the daemon's user + system time
+from /proc over the same runs, divided by the requests answered: contention slows requests/s
+far more than it moves that.
 
 ## 1. Throughput: `{wrk_line}`, {args.rounds} alternating rounds
 
@@ -361,7 +362,8 @@ def main() -> int:
     parser.add_argument(
         "--daemon-pythonpath",
         default=None,
-        help="prepend to the daemon's PYTHONPATH (pip install --target DIR httptools uvloop)",
+        help="prepend to the daemon's PYTHONPATH: another checkout's backend/ (before/after), or "
+        "a `pip install --target DIR httptools` (uvicorn picks it up)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
