@@ -56,8 +56,11 @@ def test_second_login_and_qr_handoff_then_log_out_one_by_one(api: TestClient) ->
     second = api.post(f"{API}/accounts/{phone}/authorizations")
     assert second.status_code == 201, second.text
     assert second.json()["step"] == "code_sent" and second.json()["account"] == phone
+    # a wizard opened again finds the login waiting for its code
+    assert second.json() in api.get(f"{API}/logins").json()
     added = api.post(f"{API}/logins/{second.json()['id']}/code", json={"code": CODE}).json()
     assert added["step"] == "done" and added["account_id"] == first["account_id"]
+    assert second.json()["id"] not in [f["id"] for f in api.get(f"{API}/logins").json()]
 
     # a QR handoff sends no code: the live authorization accepts the new key's login token
     qr = api.post(f"{API}/accounts/{phone}/authorizations/qr")

@@ -124,6 +124,11 @@ class LoginService:
 
     # --- flows -----------------------------------------------------------------------------
 
+    def in_progress(self) -> list[LoginFlow]:
+        """Flows waiting for their next step, oldest first (a wizard reopened resumes one)."""
+        self._expire()
+        return sorted(self._flows.values(), key=lambda flow: flow.created)
+
     def get(self, flow_id: str) -> LoginFlow:
         self._expire()
         flow = self._flows.get(flow_id)

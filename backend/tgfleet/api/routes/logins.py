@@ -66,6 +66,16 @@ async def start_login(body: LoginStart, user: CurrentUser, runtime: RuntimeDep) 
 
 
 @router.get(
+    "/logins",
+    summary="Logins waiting for their next step (a code or a password), oldest first",
+    response_model=list[LoginOut],
+    responses=problems(),
+)
+async def list_logins(user: CurrentUser, runtime: RuntimeDep) -> list[LoginOut]:
+    return [_login(flow) for flow in runtime.logins.in_progress()]
+
+
+@router.get(
     "/logins/{login_id}",
     summary="Where a login stands",
     response_model=LoginOut,
