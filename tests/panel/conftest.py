@@ -84,7 +84,9 @@ class Daemon:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "viewport(width, height): the browser window's size")
+    config.addinivalue_line(
+        "markers", "browser_context(**options): options of the test's browser context"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -221,9 +223,9 @@ def recorder() -> Recorder:
 def context(
     browser: Browser, daemon: Daemon, recorder: Recorder, request: pytest.FixtureRequest
 ) -> Iterator[BrowserContext]:
-    marker = request.node.get_closest_marker("viewport")
-    viewport = {**DESKTOP, **marker.kwargs} if marker is not None else DESKTOP
-    ctx = browser.new_context(base_url=daemon.base_url, viewport=viewport)
+    marker = request.node.get_closest_marker("browser_context")
+    options = {"viewport": DESKTOP, **(marker.kwargs if marker is not None else {})}
+    ctx = browser.new_context(base_url=daemon.base_url, **options)
     ctx.set_default_timeout(WAIT_MS)
     ctx.on("request", lambda r: recorder.urls.append(r.url))
     ctx.on("page", recorder.watch)

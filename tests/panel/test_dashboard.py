@@ -171,7 +171,7 @@ def test_the_accounts_table_filters_and_sorts(signed_in: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text("+15550000002")
 
 
-@pytest.mark.viewport(width=375, height=812)
+@pytest.mark.browser_context(viewport={"width": 375, "height": 812}, is_mobile=True)
 def test_the_dashboard_reads_at_phone_width(signed_in: Page) -> None:
     page = signed_in
     _wait_live(page)
