@@ -63,6 +63,7 @@ function dispatch(raw: MessageEvent<string>, kind: string): void {
     return;
   }
   event.kind = event.kind || kind;
+  event.account = event.account ?? null;
   for (const l of listeners) {
     if (!event.kind.startsWith(l.prefix)) continue;
     if (l.account !== null && event.account !== l.account) continue;
@@ -74,7 +75,7 @@ function open(): void {
   if (source !== null) return;
   setState("connecting");
   // the browser resends Last-Event-ID itself when it reconnects this same EventSource
-  const es = new EventSource("/api/v1/events", { withCredentials: true });
+  const es = new EventSource("/api/v1/events");
   source = es;
   es.onopen = () => {
     retryMs = 1000;
@@ -98,6 +99,8 @@ function open(): void {
       /* a malformed sample is skipped; the next one comes in a second */
     }
   });
+  // the daemon dropped events this reader was too slow for: views refresh what they show
+  es.addEventListener("dropped", (raw) => dispatch(raw as MessageEvent<string>, "stream.dropped"));
   for (const kind of KINDS) es.addEventListener(kind, (raw) => dispatch(raw as MessageEvent<string>, kind));
   es.onmessage = (raw) => dispatch(raw, "message");
 }

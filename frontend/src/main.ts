@@ -42,6 +42,7 @@ function signedIn(username: string): void {
   const header = h(
     "header",
     { class: "top" },
+    h("a", { class: "skip", href: "#main", onclick: (e: Event) => skipToMain(e) }, "Skip to content"),
     h("a", { class: "brand", href: "#/dashboard", "aria-label": "tgfleet home" }, "tgfleet"),
     h("nav", { "aria-label": "Main" }, navLink("#/dashboard", "Dashboard"), navLink("#/add", "Add account"), navLink("#/settings", "Settings")),
     h(
@@ -87,6 +88,12 @@ function signedIn(username: string): void {
   stopRouting = onRoute(show);
   if (!location.hash || location.hash === "#" || location.hash === "#/") history.replaceState(null, "", "#/dashboard");
   show(parse(location.hash));
+}
+
+function skipToMain(event: Event): void {
+  // the hash is the router's: move the focus without changing it
+  event.preventDefault();
+  document.getElementById("main")?.focus();
 }
 
 async function signOut(): Promise<void> {

@@ -113,6 +113,7 @@ export class AccountsTable {
       onEvent("account.", (e) => this.schedule(e.account, e.kind !== "account.status" && e.kind !== "account.flood")),
       onEvent("authorization.", (e) => this.schedule(e.account, true)),
       onEvent("login.done", () => this.schedule(null, true)),
+      onEvent("stream.dropped", () => this.schedule(null, true)),
     );
     // "last used" and "flood until" age even when nothing happens
     this.ticker = window.setInterval(() => this.render(), 5000);
