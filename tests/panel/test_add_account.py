@@ -98,3 +98,61 @@ def test_a_wrong_code_shows_its_error_next_to_the_field(signed_in: Page, api: ht
     expect(page.get_by_role("status").filter(has_text="Added")).to_be_visible()
     expect(page.get_by_role("alert").filter(has_text=SAYS_SOMETHING)).to_have_count(0)
     assert api.get(f"/api/v1/accounts/{FRESH}").status_code == 200
+
+
+def test_another_authorization_by_a_second_login_and_by_qr_handoff(
+    signed_in: Page, api: httpx.Client
+) -> None:
+    page = signed_in
+    phone = "+15550000126"  # filed by the API with one authorization; the panel adds two
+    started = api.post("/api/v1/logins", json={"phone": phone})
+    assert started.status_code == 201, started.text
+    assert api.post(f"/api/v1/logins/{started.json()['id']}/code", json={"code": CODE}).is_success
+
+    page.get_by_role("link", name="Add account").click()
+    choice = page.get_by_role("tab", name="Another authorization").or_(
+        page.get_by_role("button", name="Another authorization")
+    )
+    choice.first.click()
+    account = page.get_by_label("Account", exact=True)
+    expect(account.locator(f'option[value="{phone}"]')).to_be_attached()
+    account.select_option(phone)
+    page.get_by_role("button", name="Log in again").click()
+    page.get_by_label("Code", exact=True).fill(CODE)
+    page.get_by_role("button", name="Submit code").click()
+    expect(page.get_by_role("status").filter(has_text="Added")).to_be_visible()
+
+    choice.first.click()  # a fresh form: the finished login keeps its own locked
+    expect(account.locator(f'option[value="{phone}"]')).to_be_attached()
+    account.select_option(phone)
+    page.get_by_role("button", name="QR handoff").click()
+    expect(page.get_by_role("status").filter(has_text="Added")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text=SAYS_SOMETHING)).to_have_count(0)
+    listed = api.get(f"/api/v1/accounts/{phone}/authorizations")
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()) == 3, listed.json()
+
+
+def test_a_bad_bot_token_and_a_bad_session_string_are_refused_next_to_their_fields(
+    signed_in: Page,
+) -> None:
+    page = signed_in
+    page.get_by_role("link", name="Add account").click()
+    page.get_by_role("tab", name="Bot token").or_(
+        page.get_by_role("button", name="Bot token")
+    ).first.click()
+    token = page.get_by_label("Bot token", exact=True)
+    token.fill("123456:not-a-token-the-sandbox-issued")
+    page.get_by_role("button", name="Add bot").click()
+    _expect_alert_next_to(token, page, "ACCESS_TOKEN_INVALID")
+
+    page.get_by_role("tab", name="Session string").or_(
+        page.get_by_role("button", name="Session string")
+    ).first.click()
+    session = page.get_by_label("Session string", exact=True)
+    session.fill("this is not a session string")
+    page.get_by_role("button", name="Import").click()
+    alert = page.get_by_role("alert").filter(has_text=SAYS_SOMETHING)
+    expect(alert).to_have_count(1)
+    f, a = session.bounding_box(), alert.bounding_box()
+    assert f is not None and a is not None and abs(a["y"] - (f["y"] + f["height"])) <= 150
