@@ -71,6 +71,38 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
 
     // --- authorizations ------------------------------------------------------------------
     const authBody = h("tbody");
+    const authAlert = h("div", { role: "alert", class: "alert" });
+    authAlert.hidden = true;
+    const authStatus = h("div", { role: "status", class: "ok-text" });
+    // the live client of each authorization, from the pool (GET .../authorizations has it)
+    let live = new Map<number, string>();
+    const logOutButton = (id: number) => {
+      // two presses: the first asks, the second acts (a logged-out key cannot come back)
+      const b = h("button", { type: "button", class: "danger small" }, "Log out");
+      let armed: number | undefined;
+      b.addEventListener("click", async () => {
+        if (armed === undefined) {
+          b.textContent = "Confirm log out";
+          armed = window.setTimeout(() => {
+            armed = undefined;
+            b.textContent = "Log out";
+          }, 5000);
+          return;
+        }
+        window.clearTimeout(armed);
+        b.disabled = true;
+        clearError(authAlert);
+        try {
+          await api.del(`/api/v1/accounts/${enc(k)}/authorizations/${id}`);
+          authStatus.textContent = `Logged out authorization ${id}.`;
+          await reloadAuth();
+        } catch (error) {
+          showError(authAlert, error);
+          b.disabled = false;
+        }
+      });
+      return b;
+    };
     const renderAuth = (a: AccountDetail) =>
       authBody.replaceChildren(
         ...a.authorizations.map((z) =>
@@ -79,14 +111,31 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
             { "data-authorization": String(z.id) },
             h("td", {}, String(z.id)),
             h("td", {}, statusBadge(z.state, z.state_detail)),
+            h("td", {}, live.has(z.id) ? statusBadge(live.get(z.id) ?? "") : "—"),
             h("td", {}, `DC ${z.dc_id}${z.test_mode ? " (test)" : ""}`),
             h("td", {}, String(z.api_id)),
             h("td", {}, when(z.created_at)),
             h("td", {}, when(z.last_used_at)),
+            h("td", {}, logOutButton(z.id)),
           ),
         ),
       );
+    const reloadAuth = async () => {
+      try {
+        const [fresh, listed] = await Promise.all([
+          api.get<AccountDetail>(`/api/v1/accounts/${enc(k)}`),
+          api.get<{ id: number; connection: string | null }[]>(`/api/v1/accounts/${enc(k)}/authorizations`).catch(() => []),
+        ]);
+        live = new Map(listed.filter((z) => z.connection).map((z) => [z.id, z.connection ?? ""]));
+        account = fresh;
+        renderSummary(fresh);
+        renderAuth(fresh);
+      } catch {
+        /* removed meanwhile: the summary says so when its event comes */
+      }
+    };
     renderAuth(account);
+    void reloadAuth();
     const authSection = section(
       "Authorizations",
       h(
@@ -95,10 +144,12 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
         h(
           "table",
           { class: "grid", "data-testid": "authorizations-table" },
-          h("thead", {}, h("tr", {}, ["Id", "State", "Data centre", "api_id", "Created", "Last used"].map((t) => h("th", { scope: "col" }, t)))),
+          h("thead", {}, h("tr", {}, ["Id", "State", "Client", "Data centre", "api_id", "Created", "Last used", ""].map((t) => h("th", { scope: "col" }, t)))),
           authBody,
         ),
       ),
+      authStatus,
+      authAlert,
       account.kind === "user" ? h("p", {}, h("a", { href: `#/add?account=${enc(k)}` }, "Add another authorization")) : null,
     );
 
@@ -108,6 +159,13 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
     const loadConnections = async () => {
       try {
         const list = await api.get<Connection[]>(`/api/v1/pool/connections?phone=${enc(k)}`);
+        const clients = new Map(list.map((c) => [Number(c.authorization_id), c.state]));
+        const changed = clients.size !== live.size || [...clients].some(([id, state]) => live.get(id) !== state);
+        if (changed) {
+          // re-rendered only on a change: a half-confirmed "Log out" press survives the refresh
+          live = clients;
+          renderAuth(account);
+        }
         connBody.replaceChildren(
           ...list.map((c) =>
             h(
@@ -300,14 +358,7 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
           if (e.kind === "account.removed") {
             summary.replaceChildren(h("strong", {}, "This account was removed from the fleet."));
           } else if (e.kind.startsWith("account.") || e.kind.startsWith("authorization.")) {
-            void api
-              .get<AccountDetail>(`/api/v1/accounts/${enc(k)}`)
-              .then((fresh) => {
-                account = fresh;
-                renderSummary(fresh);
-                renderAuth(fresh);
-              })
-              .catch(() => {});
+            void reloadAuth();
           }
         },
         k,

@@ -77,9 +77,7 @@ function loginSteps(host: HTMLElement, status: HTMLElement, restart: () => void)
         login = next;
         if (next.step === "password_needed") {
           codeForm.remove();
-          hint.textContent = next.password_hint ? `This account has two-step verification. Hint: ${next.password_hint}` : "This account has two-step verification.";
-          host.append(passwordForm);
-          password.input.focus();
+          askPassword(next);
         } else if (next.step === "done") {
           finish(next);
         }
@@ -104,11 +102,21 @@ function loginSteps(host: HTMLElement, status: HTMLElement, restart: () => void)
     });
   });
 
+  const askPassword = (next: Login) => {
+    hint.textContent = next.password_hint ? `This account has two-step verification. Hint: ${next.password_hint}` : "This account has two-step verification.";
+    host.append(passwordForm);
+    password.input.focus();
+  };
+
   return {
     begin(started: Login) {
       login = started;
-      host.append(codeForm);
-      code.input.focus();
+      if (started.step === "password_needed") askPassword(started);
+      else if (started.step === "done") finish(started);
+      else {
+        host.append(codeForm);
+        code.input.focus();
+      }
     },
   };
 }
@@ -233,9 +241,16 @@ function authorizationFlow(pane: HTMLElement, preselect: string | null): void {
     if (!select.value) return;
     void step(qr, account.error, [account.error], async () => {
       status.textContent = "";
-      const done = await api.post<{ id?: number; authorization_id?: number }>(`/api/v1/accounts/${enc(select.value)}/authorizations/qr`);
-      const id = done.authorization_id ?? done.id;
-      addedStatus(status, select.value, `Added authorization${id ? ` ${id}` : ""} to`);
+      const done = await api.post<Login>(`/api/v1/accounts/${enc(select.value)}/authorizations/qr`);
+      again.disabled = true;
+      qr.disabled = true;
+      select.disabled = true;
+      if (done.step === "done") {
+        const id = done.authorization_id;
+        addedStatus(status, done.account || select.value, `Added authorization${id ? ` ${id}` : ""} to`);
+      } else {
+        flow.begin(done); // the new key must pass the account's two-step password
+      }
     });
   });
 }
