@@ -34,7 +34,7 @@ from tgfleet.app import create_app
 from tgfleet.settings import load_settings
 
 ADMIN_PASSWORD = "fuzz-admin-password"
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 12
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
