@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    Response,
     expect,
     sync_playwright,
 )
@@ -97,6 +99,14 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
             "`cd frontend && npm ci && npm run build` (`make test` does this first).",
             pytrace=False,
         )
+    built = (DIST / "index.html").stat().st_mtime
+    newer = [p for p in (REPO / "frontend" / "src").rglob("*") if p.stat().st_mtime > built]
+    if newer:
+        warnings.warn(
+            f"frontend/dist is older than {newer[0].relative_to(REPO)}: the tests drive the "
+            "last build (`cd frontend && npm run build` for the current source)",
+            stacklevel=1,
+        )
     root = tmp_path_factory.mktemp("panel-daemon")
     data = root / "data"
     port = _free_port()
@@ -141,6 +151,11 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+    # after the browser closed its event streams: a clean drain, and no error the panel caused
+    # that the daemon only logged
+    log = output.read_text(errors="replace")
+    assert proc.returncode == 0, f"the daemon exited {proc.returncode}:\n{daemon.log_tail()}"
+    assert "unexpected error" not in log and "Traceback" not in log, daemon.log_tail(80)
 
 
 @pytest.fixture(scope="session")
@@ -194,6 +209,11 @@ class Recorder:
     # The daemon's CSP stops a request to elsewhere before it leaves, so the request never shows
     # up above; Chromium says so on the console, and a refused request is a broken panel.
     refused: list[str] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
+
+    def answered(self, response: Response) -> None:
+        if response.status >= 500:
+            self.server_errors.append(f"{response.status} {response.request.method} {response.url}")
 
     def watch(self, page: Page) -> None:
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
@@ -229,12 +249,14 @@ def context(
     ctx.set_default_timeout(WAIT_MS)
     ctx.on("request", lambda r: recorder.urls.append(r.url))
     ctx.on("page", recorder.watch)
+    ctx.on("response", recorder.answered)
     yield ctx
     ctx.close()
     # checked after the test body, so a failure here names the request, not a symptom
     foreign = recorder.foreign()
     assert not foreign, f"the panel made requests that left {LOOPBACK}: {foreign}"
     assert recorder.urls, "no request was recorded: the recorder is not attached"
+    assert not recorder.server_errors, f"the daemon failed the panel: {recorder.server_errors}"
     assert not recorder.refused, f"the panel asked for what its CSP refuses: {recorder.refused}"
     assert not recorder.page_errors, f"uncaught errors in the panel: {recorder.page_errors}"
 
