@@ -26,8 +26,9 @@ import httpx
 ADMIN_PASSWORD = "sigterm-admin-password"
 WORKERS = 20
 ALICE = "+15550000001"
-# drain_timeout (10 s by default) + uvicorn's own grace (cli: drain_timeout + 5) + start-up slack
-EXIT_DEADLINE = 30.0
+# uvicorn's graceful-shutdown grace (cli.py: pool.drain_timeout 10 s + 5), plus slack for a
+# loaded CI machine; the daemon drains in well under a second here
+EXIT_DEADLINE = 20.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,9 @@ async def _worker(
         )
 
 
-async def _load_then_sigterm(base: str, token: str, proc: subprocess.Popen[str]) -> list[Outcome]:
+async def _load_then_sigterm(
+    base: str, token: str, proc: subprocess.Popen[str]
+) -> tuple[list[Outcome], float]:
     outcomes: list[Outcome] = []
     sigterm_sent = asyncio.Event()
     limits = httpx.Limits(max_connections=WORKERS, max_keepalive_connections=WORKERS)
@@ -107,9 +110,10 @@ async def _load_then_sigterm(base: str, token: str, proc: subprocess.Popen[str])
             assert not any(o.status is None for o in outcomes), outcomes[-5:]
             await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
+        sigterm_at = time.monotonic()
         sigterm_sent.set()
         await asyncio.wait_for(asyncio.gather(*workers), timeout=EXIT_DEADLINE + 10)
-    return outcomes
+    return outcomes, sigterm_at
 
 
 def test_sigterm_under_load_drains_without_a_server_error_and_exits_0(tmp_path: Path) -> None:
@@ -144,9 +148,8 @@ def test_sigterm_under_load_drains_without_a_server_error_and_exits_0(tmp_path: 
                 pass
             time.sleep(0.2)
 
-        outcomes = asyncio.run(_load_then_sigterm(base, token, proc))
-        sigterm_at = time.monotonic()
-        proc.wait(timeout=EXIT_DEADLINE)
+        outcomes, sigterm_at = asyncio.run(_load_then_sigterm(base, token, proc))
+        proc.wait(timeout=max(0.1, sigterm_at + EXIT_DEADLINE - time.monotonic()))
         waited = time.monotonic() - sigterm_at
     finally:
         if proc.poll() is None:
@@ -176,4 +179,4 @@ def test_sigterm_under_load_drains_without_a_server_error_and_exits_0(tmp_path: 
     # the lifespan ran to its end: the pool drained before uvicorn reported the shutdown done
     draining = log.find("shutting down: draining the pool")
     assert 0 <= draining < log.find("Application shutdown complete"), log
-    print(f"exit 0 {waited:.1f} s after the load ended; outcomes: {dict(summary)}")
+    print(f"exit 0 within {waited:.1f} s of SIGTERM; outcomes: {dict(summary)}")
