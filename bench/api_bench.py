@@ -320,9 +320,9 @@ Run: {now}, Python {platform.python_version()}, {os.cpu_count()} cores,
 --connections {args.connections} --sends {args.sends}`. One daemon process (`tgfleet serve
 --sandbox`, uvicorn, one event loop) with {args.accounts} accounts seeded in its store plus the
 demo fleet; wrk and the bench share the machine's 2 cores with it. HTTP server: {server}.
-Load average (1, 5, 15 min) when the run ended: {load}. CPU is the daemon's user + system time
-from /proc over the same runs, divided by the requests answered: contention slows requests/s
-far more than it moves that.
+Load average (1, 5, 15 min) when the run ended: {load}; niceness {os.nice(0)}. CPU is the
+daemon's user + system time from /proc over the same runs, divided by the requests answered:
+contention slows requests/s far more than it moves that.
 
 ## 1. Throughput: `{wrk_line}`, {args.rounds} alternating rounds
 
@@ -360,12 +360,19 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None, help="write the report here too")
     parser.add_argument(
+        "--nice", type=int, default=0, help="change niceness first (negative: needs root)"
+    )
+    parser.add_argument(
         "--daemon-pythonpath",
         default=None,
         help="prepend to the daemon's PYTHONPATH: another checkout's backend/ (before/after), or "
         "a `pip install --target DIR httptools` (uvicorn picks it up)",
     )
     args = parser.parse_args()
+    if args.nice:
+        # inherited by the daemon and wrk: on a shared machine the scheduler then runs all the
+        # measured processes ahead of the neighbours, API path and bare path alike
+        os.nice(args.nice)
     if shutil.which("wrk") is None:
         print("bench/api_bench.py needs wrk: apt-get install -y wrk", file=sys.stderr)
         return 2
