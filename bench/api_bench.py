@@ -1,8 +1,8 @@
 """API benchmark: one daemon (`tgfleet serve --sandbox`) with 1,000 accounts in its store.
 
     .venv/bin/python bench/api_bench.py [--accounts 1000] [--seconds 5] [--rounds 3]
-                                        [--connections 32] [--sends 300]
-                                        [--out bench/results/api.md]
+                                        [--connections 32] [--sends 300] [--nice -15]
+                                        [--daemon-pythonpath DIR] [--out bench/results/api.md]
 
 1. Throughput, with ``wrk`` (Debian: ``apt-get install wrk``): ``GET /healthz`` (no sign-in, a
    constant answer) and ``GET /api/v1/pool/stats`` with ``Authorization: Bearer <token>`` (the
