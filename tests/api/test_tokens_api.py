@@ -97,3 +97,18 @@ def test_pool_config_is_the_effective_settings(api: TestClient) -> None:
     assert response.json() == asdict(pool_config_from(settings))
     assert response.json()["max_connections_per_account"] == 3
     assert api.put(f"{API}/pool/config", json={}).status_code == 405
+
+
+def test_a_tokens_last_use_is_kept_for_the_operator(api: TestClient) -> None:
+    created = api.post(f"{API}/tokens", json={"name": "last-use"}).json()
+    assert created["last_used_at"] is None
+    bearer = {"Authorization": f"Bearer {created['token']}"}
+    csrf = api.headers.pop("X-CSRF-Token")
+    api.cookies.clear()
+    for _ in range(3):  # written once, not per request
+        assert api.get(f"{API}/auth/me", headers=bearer).status_code == 200
+    listed = api.get(f"{API}/tokens", headers=bearer).json()
+    used = next(t for t in listed if t["id"] == created["id"])["last_used_at"]
+    assert used is not None
+    assert api.delete(f"{API}/tokens/{created['id']}", headers=bearer).status_code == 204
+    api.headers["X-CSRF-Token"] = csrf

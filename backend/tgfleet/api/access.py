@@ -46,6 +46,7 @@ CSRF_COOKIE = "tgfleet_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = 7 * 86_400.0
 TOKEN_TTL = 1.0
+TOKEN_USE_RESOLUTION = 60.0  # seconds: a token's last_used_at is that precise
 # in the data dir, next to the database: rewritten on every revocation
 REVOCATION_MARKER = "api_tokens.revoked"
 
@@ -202,6 +203,7 @@ class Access:
         self.limiter = limiter or SignInLimiter()
         self.session_ttl = session_ttl
         self.tokens = token_cache or TokenCache(revocation_marker)
+        self._last_noted: dict[str, float] = {}
         self._dummy_hash = self._hasher.hash(new_secret())
 
     async def ensure_admin(self, password: str | None) -> str | None:
@@ -261,7 +263,18 @@ class Access:
             user = await self.users.user_for_token(hashed)
             if user is not None:
                 self.tokens.put(hashed, user)
+        if user is not None:
+            await self._note_use(hashed)
         return user
+
+    async def _note_use(self, hashed: str) -> None:
+        """Keep a token's last use for the operator (which tokens are still in use?), written
+        at most once a minute per token so a busy script does not become a stream of writes."""
+        now = time.monotonic()
+        if now - self._last_noted.get(hashed, -TOKEN_USE_RESOLUTION) < TOKEN_USE_RESOLUTION:
+            return
+        self._last_noted[hashed] = now
+        await self.users.touch_token(hashed)
 
     async def revoke_api_token(self, name: str) -> ApiToken | None:
         """Revoke the live token named ``name`` (None if there is none); it stops working at

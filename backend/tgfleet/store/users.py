@@ -159,6 +159,14 @@ class UsersStore:
             return None
         return _user(row)
 
+    async def touch_token(self, token_hash: str) -> None:
+        """Record that a token was used now; a write, so callers throttle it."""
+        async with self._db.transaction() as t:
+            await t.execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?",
+                (t.clock(), token_hash),
+            )
+
     async def list_tokens(self) -> tuple[ApiToken, ...]:
         rows = await self._db.fetchall(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY id")
         return tuple(_token(row) for row in rows)
