@@ -1,8 +1,11 @@
 """The panel's browser tests: a real daemon (`tgfleet serve --sandbox`) on loopback, Debian's
 Chromium driven by Playwright, and an API client for set-up and bursts.
 
-One daemon serves the whole session (its start, with the demo fleet logging in, is the slow
-part); each test gets its own browser context, so cookies and pages never leak between tests.
+One daemon and one browser serve the package (the daemon's start, with the demo fleet logging
+in, is the slow part); each test gets its own browser context, so cookies and pages never leak
+between tests. Package scope, not session: Playwright's sync API marks an event loop as running
+in the main thread while it lives, so it must stop before pytest goes on to the asyncio tests
+of other packages in the same process.
 Every request a page makes is recorded, and a test fails at teardown if one left 127.0.0.1: the
 panel works with no internet, so it must never ask for anything from elsewhere. Each test leaves
 a screenshot in tests/panel/screenshots/<test>.png.
@@ -91,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     if not (DIST / "index.html").is_file():
         pytest.fail(
@@ -158,7 +161,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     assert "unexpected error" not in log and "Traceback" not in log, daemon.log_tail(80)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(daemon: Daemon) -> Iterator[httpx.Client]:
     """A script's view of the daemon: a bearer token made by `tgfleet tokens create`."""
     made = daemon.cli("tokens", "create", "--name", "panel-tests")
@@ -169,13 +172,13 @@ def api(daemon: Daemon) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright, daemon: Daemon) -> Iterator[Browser]:
     # depends on the daemon so that it closes first: open event streams end before SIGTERM
     if not CHROMIUM.is_file():
