@@ -60,7 +60,7 @@ class Lease:
         if entry is not None and entry.waiters and pool._open:
             # Others wait already (FIFO: no overtaking): queue, without the fast path's tries.
             return pool._wait_turn(entry, self._create, self._use_cache, self._borrower, self)
-        entry, conn, ready = pool._begin(self._phone, self._use_cache, self._borrower)
+        entry, conn, ready = pool._begin(self._phone, self._use_cache, self._borrower, entry)
         if ready and conn is not None:
             self._conn = conn
             self._generation = conn.generation

@@ -254,7 +254,11 @@ class ConnectionPool(PoolSweeper):
         return count
 
     def _begin(
-        self, phone: str, use_cache: bool, borrower: str | None
+        self,
+        phone: str,
+        use_cache: bool,
+        borrower: str | None,
+        entry: AccountEntry | None = None,
     ) -> tuple[AccountEntry, Grant | None, bool]:
         """The synchronous first step of every acquire: (entry, grant, ready to hand out).
 
@@ -263,8 +267,7 @@ class ConnectionPool(PoolSweeper):
         """
         if not self._open:
             raise PoolClosed(f"account {phone}: the pool is {self._phase}")
-        entry = self._accounts.get(phone)
-        if entry is None:
+        if entry is None:  # (the caller may have looked it up already)
             entry = self._entry(phone)
         grant: Grant | None = None
         if not entry.waiters:  # FIFO: a newcomer never overtakes a waiter
