@@ -20,7 +20,7 @@ let leaveView: Cleanup | null = null;
 let stopRouting: Cleanup | null = null;
 let stopLive: Cleanup | null = null;
 
-function signedOut(): void {
+function signedOut(ended = false): void {
   leaveView?.();
   leaveView = null;
   stopRouting?.();
@@ -30,7 +30,7 @@ function signedOut(): void {
   stopEvents();
   stopStats();
   document.title = "Sign in · tgfleet";
-  renderSignIn(root, signedIn);
+  renderSignIn(root, signedIn, ended);
 }
 
 function navLink(href: string, text: string): HTMLAnchorElement {
@@ -102,19 +102,19 @@ async function signOut(): Promise<void> {
   } catch {
     /* signed out either way: the cookie is gone or was already */
   }
-  signedOut();
+  signedOut(false);
 }
 
 async function boot(): Promise<void> {
   applyTheme();
   whenSignedOut(() => {
-    if (stopRouting !== null) signedOut();
+    if (stopRouting !== null) signedOut(true);
   });
   try {
     const me = await api.get<{ username: string }>("/api/v1/auth/me");
     signedIn(me.username);
   } catch {
-    signedOut();
+    signedOut(false);
   }
 }
 

@@ -182,7 +182,13 @@ export function renderAccount(main: HTMLElement, key: string): () => void {
             ),
           ),
         );
-        connNote.textContent = list.length ? "" : "No open connection: one opens on the next request.";
+        // the account's pool: how full it is and who waits (the table shows each connection)
+        const pool = await api.get<{ pool_size: number; waiting: number; authorizations: number }>(`/api/v1/pool/stats/${enc(k)}`).catch(() => null);
+        const parts = [list.length ? "" : "No open connection: one opens on the next request."];
+        if (pool) {
+          parts.push(`Pool ${pool.pool_size} of ${pool.authorizations} authorization${pool.authorizations === 1 ? "" : "s"}, ${pool.waiting} waiting.`);
+        }
+        connNote.textContent = parts.filter(Boolean).join(" ");
       } catch (error) {
         connNote.textContent = explain(error).text;
       }

@@ -11,7 +11,7 @@ interface SignedIn {
   user: { username: string };
 }
 
-export function renderSignIn(root: HTMLElement, onDone: (username: string) => void): void {
+export function renderSignIn(root: HTMLElement, onDone: (username: string) => void, ended = false): void {
   const username = h("input", { id: "signin-username", name: "username", autocomplete: "username", required: true });
   const password = h("input", { id: "signin-password", name: "password", type: "password", autocomplete: "current-password", required: true });
   const alert = h("div", { class: "alert", role: "alert" });
@@ -21,7 +21,7 @@ export function renderSignIn(root: HTMLElement, onDone: (username: string) => vo
     "form",
     { class: "card signin", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, "tgfleet"),
-    h("p", { class: "muted" }, "Sign in to operate the fleet."),
+    h("p", { class: "muted" }, ended ? "Your session ended; sign in again to go on." : "Sign in to operate the fleet."),
     h("div", { class: "field" }, h("label", { for: username.id }, "Username"), username),
     h("div", { class: "field" }, h("label", { for: password.id }, "Password"), password),
     alert,
