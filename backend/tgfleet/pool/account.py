@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tgfleet.pool.connection import PooledConnection
-
-if TYPE_CHECKING:
-    from tgfleet.pool.waiters import Waiter
 
 # What a waiter's future receives: a connection lent to it (ACTIVE) or a reserved slot
 # (a CONNECTING record) it must fill by calling the connector.
@@ -31,9 +29,7 @@ class AccountEntry:
     # authorization id -> the one live client on it, including one still disconnecting
     # (DESIGN fact 1: a new client on that authorization waits until the old one is gone).
     bound: dict[str, PooledConnection] = field(default_factory=dict)
-    # Futures of the borrowers waiting, first come first (``waiters.Waiter``: they carry
-    # their deadline).
-    waiters: deque[Waiter] = field(default_factory=deque)
+    waiters: deque[asyncio.Future[Grant | None]] = field(default_factory=deque)
     connect_failures: int = 0
     backoff_until: float = 0.0
     total_created: int = 0

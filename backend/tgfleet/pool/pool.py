@@ -107,7 +107,7 @@ class ConnectionPool(PoolSweeper):
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
-            self._clear_deadlines()
+            self._deadlines.clear()
             self._phase = "stopped"
             self._drained.set()
 

@@ -11,6 +11,7 @@ import asyncio
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from tgfleet.errors import PoolError, PoolTimeout
@@ -22,36 +23,23 @@ from tgfleet.pool.deadlines import WaiterDeadlines
 from tgfleet.pool.lease import Lease
 from tgfleet.pool.network import PoolNetwork
 
-_monotonic = time.monotonic
-_INF = float("inf")
-
-
-class Waiter(asyncio.Future["PooledConnection | None"]):
-    """A queued borrower's future; it carries the borrower's acquire deadline."""
-
-    __slots__ = ("deadline",)
-    deadline: float  # time.monotonic(); inf without acquire_timeout
-
 
 class PoolWaiters(PoolNetwork):
-    """``PoolNetwork`` plus the slow path of an acquire.
-
-    Acquire deadlines cost no entry per borrower. Borrowers queue in the order they began, and
-    each one's deadline is its start plus ``acquire_timeout``, so in every account's queue the
-    head's deadline is the earliest: one timer, set for the earliest head among the accounts
-    with waiters (``_watched``), expires the heads whose deadline passed and sets itself for
-    the next. A borrower that queues again later in its acquire (after a failed liveness
-    check) would break that order; it gets an entry of its own in ``WaiterDeadlines``.
-    Deadlines are on ``time.monotonic()``, the clock of asyncio's loops, read without a frame.
-    """
+    """``PoolNetwork`` plus the slow path of an acquire."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadlines: WaiterDeadlines[Grant | None] = WaiterDeadlines(self._expire_waiters)
-        timeout = self.config.acquire_timeout
-        self._wait_limit = _INF if timeout is None else timeout
-        self._watched: dict[str, AccountEntry] = {}
-        self._queue_timer: asyncio.TimerHandle | None = None
+        self._acquire_timeout = self.config.acquire_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_time: Callable[[], float] = time.monotonic
+
+    def _use_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deadlines run on the loop's clock. asyncio's own loops read ``time.monotonic()``;
+        calling it directly saves a Python frame per reading (twice per queued borrower)."""
+        self._loop = loop
+        std = type(loop).time is asyncio.BaseEventLoop.time
+        self._loop_time = time.monotonic if std else loop.time
 
     async def _wait_turn(
         self,
@@ -68,22 +56,25 @@ class PoolWaiters(PoolNetwork):
         (``book.py``), so the woken borrower only takes it. Anything else it is given (a slot
         to connect, a connection to check) goes on to ``_acquire_slow`` under the same deadline.
         """
-        started = _monotonic()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._use_loop(loop)
+        loop_time = self._loop_time
+        started = loop_time()
         waiters = entry.waiters
-        if not waiters:
-            # With others queued it is not hopeless: whatever made it so failed them all.
-            if not (entry.idle or entry.active or entry.connecting):
-                self._refuse_hopeless(entry)
-            self._watched[entry.phone] = entry
+        # With others queued it is not hopeless: whatever made it so failed them all.
+        if not waiters and not (entry.idle or entry.active or entry.connecting):
+            self._refuse_hopeless(entry)
         # Queue up. No dispatch here: we just found nothing to take (or others queued first)
         # and nothing changed since; a release or close serves us.
-        fut = Waiter()
-        fut.deadline = deadline = started + self._wait_limit
+        # (asyncio.Future directly: loop.create_future() is a Python-level call)
+        fut: asyncio.Future[Grant | None] = asyncio.Future(loop=loop)
         waiters.append(fut)
         counters = self._counters
         counters.waiting += 1
-        if self._queue_timer is None and deadline != _INF:
-            self._arm_queue_timer(deadline)
+        timeout = self._acquire_timeout
+        if timeout is not None:
+            self._deadlines.arm(started + timeout, fut, entry, counters.waiting)
         if entry.connecting and self._gate is not None and self._gate.queued:
             # What we wait for may be a keep_online fill queued behind the fleet.
             self._gate.promote(entry.phone)
@@ -93,7 +84,7 @@ class PoolWaiters(PoolNetwork):
             self._leave_queue(entry, fut)
             raise
         if grant is None:  # the deadline passed first
-            raise self._timeout_error(entry, _monotonic() - started)
+            raise self._timeout_error(entry, loop_time() - started)
         if grant.state is ACTIVE:
             grant.borrower = borrower
             if self._leak_threshold is not None:  # handed over: our stack
@@ -101,7 +92,7 @@ class PoolWaiters(PoolNetwork):
             # needs_check: it failed mid-request, or sat idle past the skip window (``_take``
             # decided that); a hand-over was in use a moment ago.
             if use_cache and not grant.needs_check:
-                counters.record_wait(_monotonic() - started)
+                counters.record_wait(loop_time() - started)
                 if lease is not None:
                     lease._conn = grant
                     lease._generation = grant.generation
@@ -109,47 +100,6 @@ class PoolWaiters(PoolNetwork):
         return await self._acquire_slow(
             entry, grant, create_func, use_cache, borrower, lease, started
         )
-
-    def _arm_queue_timer(self, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, deadline - _monotonic())
-        self._queue_timer = loop.call_at(loop.time() + delay, self._expire_queue_heads)
-
-    def _expire_queue_heads(self) -> None:
-        """The queue timer: wake the heads whose deadline passed with None, then set the timer
-        for the earliest head left. Its cost follows the accounts with waiters."""
-        self._queue_timer = None
-        now = _monotonic()
-        counters = self._counters
-        earliest = _INF
-        watched = self._watched
-        for phone, entry in list(watched.items()):
-            waiters = entry.waiters
-            expired = False
-            while waiters:
-                head = waiters[0]
-                if not head.done():
-                    if head.deadline > now:
-                        break
-                    head.set_result(None)  # "your deadline passed"
-                    expired = True
-                waiters.popleft()
-                counters.waiting -= 1
-            if expired:
-                self._dispatch(entry)  # the heads leaving may let the next one through
-            if waiters:
-                earliest = min(earliest, waiters[0].deadline)
-            elif watched.get(phone) is entry:
-                del watched[phone]
-        if earliest != _INF:
-            self._arm_queue_timer(earliest)
-
-    def _clear_deadlines(self) -> None:
-        self._deadlines.clear()
-        if self._queue_timer is not None:
-            self._queue_timer.cancel()
-            self._queue_timer = None
-        self._watched.clear()
 
     async def _acquire_slow(
         self,
@@ -162,26 +112,20 @@ class PoolWaiters(PoolNetwork):
         started: float | None = None,
     ) -> PooledConnection:
         """Wait, connect or check, all under one deadline (DESIGN guarantee 4), which runs
-        from ``started`` (``time.monotonic()``) when the acquire began earlier."""
+        from ``started`` (on the loop's clock) when the acquire began earlier."""
         connector = create_func or self._connector
         loop = asyncio.get_running_loop()
         if started is None:
-            started = _monotonic()
-        limit = self._wait_limit
-        # The same deadline on the loop's clock, for asyncio.timeout_at and WaiterDeadlines.
-        deadline = None if limit == _INF else loop.time() + (started + limit - _monotonic())
+            started = loop.time()
+        timeout = self._acquire_timeout
+        deadline = None if timeout is None else started + timeout
         try:
             while True:
                 if grant is None:
-                    waiters = entry.waiters
-                    if not waiters:
-                        if not (entry.idle or entry.active or entry.connecting):
-                            self._refuse_hopeless(entry)
-                        self._watched[entry.phone] = entry
-                    fut = Waiter()
-                    # Queued late, behind borrowers who began after it: its own deadline entry.
-                    fut.deadline = started + limit
-                    waiters.append(fut)
+                    if not (entry.idle or entry.active or entry.connecting):
+                        self._refuse_hopeless(entry)
+                    fut: asyncio.Future[Grant | None] = asyncio.Future(loop=loop)
+                    entry.waiters.append(fut)
                     self._counters.waiting += 1
                     if deadline is not None:
                         self._deadlines.arm(deadline, fut, entry, self._counters.waiting)
@@ -193,7 +137,7 @@ class PoolWaiters(PoolNetwork):
                         self._leave_queue(entry, fut)
                         raise
                     if grant is None:  # the deadline passed first
-                        raise self._timeout_error(entry, _monotonic() - started)
+                        raise self._timeout_error(entry, loop.time() - started)
                     if grant.state is ACTIVE:
                         grant.borrower = borrower
                         if self._leak_threshold is not None:  # handed over: our stack
@@ -216,7 +160,7 @@ class PoolWaiters(PoolNetwork):
                             if not await self._check(entry, conn):
                                 conn = None
                 if conn is not None:
-                    self._counters.record_wait(_monotonic() - started)
+                    self._counters.record_wait(loop.time() - started)
                     if lease is not None:
                         lease._conn = conn
                         lease._generation = conn.generation
@@ -227,7 +171,7 @@ class PoolWaiters(PoolNetwork):
         except PoolTimeout:
             raise
         except TimeoutError:
-            raise self._timeout_error(entry, _monotonic() - started) from None
+            raise self._timeout_error(entry, loop.time() - started) from None
 
     def _refuse_hopeless(self, entry: AccountEntry) -> None:
         """Raise instead of waiting when nothing could ever serve this borrower."""
@@ -258,7 +202,7 @@ class PoolWaiters(PoolNetwork):
         self._emit("timeout", entry.phone, None, "acquire_timeout", waited=waited, busy=busy)
         return PoolTimeout(message, phone=entry.phone, waited=waited, busy=busy, waiting=waiting)
 
-    def _leave_queue(self, entry: AccountEntry, fut: Waiter) -> None:
+    def _leave_queue(self, entry: AccountEntry, fut: asyncio.Future[Grant | None]) -> None:
         """A waiter was cancelled: leave the queue, or pass on what it was just given."""
         if fut.done() and not fut.cancelled() and fut.exception() is None:
             granted = fut.result()
@@ -283,7 +227,7 @@ class PoolWaiters(PoolNetwork):
             self._counters.waiting -= before - len(entry.waiters)
             self._dispatch(entry)  # a deadline may have freed the head of the queue
 
-    def _drop_waiter(self, entry: AccountEntry, fut: Waiter) -> None:
+    def _drop_waiter(self, entry: AccountEntry, fut: asyncio.Future[Grant | None]) -> None:
         try:
             entry.waiters.remove(fut)
         except ValueError:
