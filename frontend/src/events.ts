@@ -1,6 +1,7 @@
 // The daemon's event stream (Server-Sent Events) with reconnect. One EventSource for the whole
 // panel; views subscribe to kinds by prefix and unsubscribe when they leave.
 
+import { request } from "./api";
 import type { FleetEvent, StatsEvent } from "./types";
 
 const KINDS = [
@@ -88,6 +89,7 @@ function open(): void {
       source = null;
       setState("offline");
       scheduleRetry();
+      probeSession();
     } else {
       setState("connecting");
     }
@@ -99,10 +101,27 @@ function open(): void {
       /* a malformed sample is skipped; the next one comes in a second */
     }
   });
+  // the session ended (signed out in another tab, expired, token revoked): the daemon closes
+  // the stream; asking who we are answers 401, and the panel shows sign-in
+  es.addEventListener("signed_out", () => {
+    es.close();
+    source = null;
+    setState("offline");
+    scheduleRetry();
+    probeSession();
+  });
   // the daemon dropped events this reader was too slow for: views refresh what they show
   es.addEventListener("dropped", (raw) => dispatch(raw as MessageEvent<string>, "stream.dropped"));
   for (const kind of KINDS) es.addEventListener(kind, (raw) => dispatch(raw as MessageEvent<string>, kind));
   es.onmessage = (raw) => dispatch(raw, "message");
+}
+
+/** A refused or ended stream may mean the session is gone: a 401 here signs the panel out
+ * (api.ts), which stops the stream and its retries. */
+function probeSession(): void {
+  request("GET", "/api/v1/auth/me").catch(() => {
+    /* 401 is handled by api.ts; anything else: the retry will tell */
+  });
 }
 
 function scheduleRetry(): void {

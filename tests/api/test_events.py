@@ -215,3 +215,17 @@ def test_sigterm_ends_open_streams_and_the_daemon_exits_0(tmp_path: Path) -> Non
         code, output = _stop(running)
     assert code == 0, output
     assert ended < 10, f"the stream held the shutdown for {ended:.1f}s"
+
+
+def test_signing_out_ends_the_sessions_open_stream(daemon: Daemon) -> None:
+    with httpx.Client(base_url=daemon.url, timeout=10) as client:
+        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        with client.stream("GET", "/api/v1/events", params={"stats": "0"}) as response:
+            frames = _frames(response)
+            assert client.post("/api/v1/auth/logout", headers=csrf).status_code == 204
+            # the stream carries message text: it ends with its session, within a second or two
+            started = time.monotonic()
+            last = [frame["event"] for frame in frames][-1]
+            assert last == "signed_out"
+            assert time.monotonic() - started < 5

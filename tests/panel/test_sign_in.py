@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from .conftest import ADMIN, PASSWORD, SAYS_SOMETHING, Daemon
@@ -73,12 +72,6 @@ def test_sign_in_with_the_keyboard_alone(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"#/dashboard$"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, reported: an open event stream outlives the sign-out of its session "
-    "(api/routes/events.py checks the session only when the stream opens), and the panel's "
-    "events.ts retries a refused stream forever instead of asking whether it is signed out",
-)
 def test_signing_out_in_one_tab_signs_out_the_other(
     signed_in: Page, context: BrowserContext
 ) -> None:

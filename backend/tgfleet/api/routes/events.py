@@ -19,8 +19,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from tgfleet.api.deps import CurrentUser, RuntimeDep
-from tgfleet.errors import InvalidInput
+from tgfleet.api.deps import CurrentUser, RuntimeDep, require_user
+from tgfleet.errors import InvalidInput, NotAuthenticated, PermissionDenied
 from tgfleet.runtime import Runtime
 from tgfleet.services.events import Event, Subscription
 from tgfleet.store.validation import normalize_account_key
@@ -77,6 +77,19 @@ def live_stats(runtime: Runtime) -> dict[str, Any]:
     }
 
 
+async def _still_signed_in(request: Request) -> bool:
+    """The stream's user is still signed in: the same check as at its start (session cookie or
+    API token; a GET needs no CSRF token), repeated once a second."""
+    access = getattr(request.app.state, "access", None)
+    if access is None:
+        return False
+    try:
+        await require_user(request, access)
+    except (NotAuthenticated, PermissionDenied):
+        return False
+    return True
+
+
 def _frame(event: Event) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(event.as_dict())}\n\n"
 
@@ -121,6 +134,11 @@ async def _stream(
             now = time.monotonic()
             if now >= next_sample:
                 next_sample = now + STATS_INTERVAL
+                if not await _still_signed_in(request):
+                    # signed out (or the token revoked) elsewhere: the stream carries message
+                    # text, so it ends with the session rather than when the tab closes
+                    yield "event: signed_out\ndata: {}\n\n"
+                    return
                 if with_stats:
                     yield _sample(runtime)
                     last_write = now
