@@ -59,7 +59,14 @@ export class LiveChart {
         x: {
           time: true,
           // the samples held (up to 15 minutes), at least a minute wide so few points read
-          range: (_u, min, max) => [Math.max(Math.min(min, max - 60), max - WINDOW_SECONDS), max],
+          range: (_u, min, max) => {
+            // before the first sample uPlot passes no bounds: show the last minute up to now
+            if (!Number.isFinite(max) || !Number.isFinite(min)) {
+              const now = Date.now() / 1000;
+              return [now - 60, now];
+            }
+            return [Math.max(Math.min(min, max - 60), max - WINDOW_SECONDS), max];
+          },
         },
         y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
       },
