@@ -248,6 +248,10 @@ function authorizationFlow(pane: HTMLElement, preselect: string | null): void {
       if (done.step === "done") {
         const id = done.authorization_id;
         addedStatus(status, done.account || select.value, `Added authorization${id ? ` ${id}` : ""} to`);
+        // nothing is left under way: the operator may add another at once
+        again.disabled = false;
+        qr.disabled = false;
+        select.disabled = false;
       } else {
         flow.begin(done); // the new key must pass the account's two-step password
       }
