@@ -178,5 +178,6 @@ def test_sigterm_under_load_drains_without_a_server_error_and_exits_0(tmp_path: 
     assert " 500 " not in log and "unexpected error" not in log and "Traceback" not in log, log
     # the lifespan ran to its end: the pool drained before uvicorn reported the shutdown done
     draining = log.find("shutting down: draining the pool")
-    assert 0 <= draining < log.find("Application shutdown complete"), log
+    drained = log.find("pool drained: ")
+    assert 0 <= draining < drained < log.find("Application shutdown complete"), log
     print(f"exit 0 within {waited:.1f} s of SIGTERM; outcomes: {dict(summary)}")
