@@ -276,3 +276,15 @@ async def test_a_refused_request_is_not_counted_against_its_connection(
     rpcs = sandbox.counters["rpcs"]
     await actions.get_me(ANN)
     assert sandbox.counters["rpcs"] == rpcs + 1  # no liveness check went before it
+
+
+async def test_text_is_sent_as_written_not_as_markdown_or_html(
+    runtime: FleetRuntime, actions: Actions
+) -> None:
+    await log_in(runtime, ANN)
+    await log_in(runtime, BO)
+    text = "**not bold** __nor italic__ <b>nor html</b> a_b_c `x`"
+    sent = await actions.send_message(ANN, "bobby", text)
+    assert sent.text == text
+    [received] = await actions.history(BO, "annie", limit=1)
+    assert received.text == text

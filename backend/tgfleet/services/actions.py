@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pyrogram import Client, raw
+from pyrogram.enums import ParseMode
 
 from tgfleet.errors import (
     AccountBanned,
@@ -136,7 +137,11 @@ class Actions:
 
     async def send_message(self, phone: str, chat: int | str, text: str) -> SentMessage:
         message = await self.run(
-            phone, lambda c: c.send_message(chat, text), method="messages.sendMessage"
+            phone,
+            # as written: Kurigram's default parse mode would turn **, __, ` and <b> into
+            # formatting and drop them from an operator's text
+            lambda c: c.send_message(chat, text, parse_mode=ParseMode.DISABLED),
+            method="messages.sendMessage",
         )
         return SentMessage(int(message.chat.id), int(message.id), message.text or "")
 

@@ -200,7 +200,9 @@ class TelegramConnection:
             raise self._unreachable(ConnectionError("the connection was lost"))
         limit = self._request_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(call, limit)
+            # asyncio.timeout, not wait_for: no extra task per request
+            async with asyncio.timeout(limit):
+                return await call
         except tg.RPCError as exc:
             raise translate(exc, phone=self.account, method=method) from None
         except ValueError as exc:
