@@ -10,10 +10,14 @@
    ``--rounds`` alternating rounds against the same process. Reported: the median requests/s
    of each and the median of the per-round ratios stats / healthz.
 2. Send-message round trip: ``--sends`` sequential ``POST /api/v1/accounts/{carol}/messages``
-   (httpx, one keep-alive connection) through the API, the pool and the daemon's embedded
-   sandbox, against the same number of ``send_message`` calls by a bare Kurigram client in
-   this process, logged in to the same sandbox. Interleaved in blocks of ``--block`` so a noisy
-   neighbour slows both alike. Reported: median and p95 of each and the difference.
+   (httpx, one keep-alive connection) through the API, the pool and the sandbox, against the
+   same number of ``send_message`` calls by a bare Kurigram client in this process, logged in
+   to the same sandbox. Interleaved in blocks of ``--block`` so a noisy neighbour slows both
+   alike. Reported: median and p95 of each and the difference. By default the sandbox runs in
+   its own process (``tgfleet sandbox``), as Telegram is remote to a real daemon, and the
+   daemon talks to it as a custom server; with ``--embedded-sandbox`` the daemon's own
+   ``--sandbox`` serves both paths, which puts the server's CPU on the daemon's event loop (the
+   API path then also waits for the sandbox's work, the bare client runs beside it).
 
 The 1,000 accounts are written to the store while the daemon is stopped (they are not logged
 in and not keep_online: they are the store's and the pool's bookkeeping, not connections); the
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import json
 import os
 import platform
 import re
@@ -40,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from pyrogram.enums import ParseMode
 
 from tgfleet.sandbox.keys import load_or_create_key
 from tgfleet.store.store import Store
@@ -130,14 +137,90 @@ def start_daemon(root: Path, accounts: int, pythonpath: str | None = None) -> Da
     return _launch(root, data, env, made.stdout.strip(), endpoint)
 
 
+SEPARATE_PEER = "bench_peer"  # on the separate sandbox only: its updates reach no client
+
+
+def start_sandbox(root: Path) -> tuple[subprocess.Popen[str], ServerEndpoint, Path]:
+    """``tgfleet sandbox`` in its own process; returns it, its endpoint and its key file."""
+    state = root / "sandbox"
+    seed = root / "seed.json"
+    seed.write_text(
+        json.dumps(
+            {
+                "users": [
+                    {"phone": CAROL, "first_name": "Carol", "username": "bench_carol"},
+                    {"phone": "+15550000009", "first_name": "Peer", "username": SEPARATE_PEER},
+                ],
+                "auto_sign_up": True,  # the bare client's own number
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgfleet.cli", "sandbox", "--state-dir", str(state),
+         "--port", "0", "--seed", str(seed)],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    key_file = root / "sandbox.pem"
+    key_file.write_text(info["rsa_public_key_pem"])
+    return (
+        proc,
+        ServerEndpoint("127.0.0.1", int(info["port"]), info["rsa_public_key_pem"]),
+        key_file,
+    )
+
+
+def start_daemon_on(
+    root: Path, accounts: int, endpoint: ServerEndpoint, key_file: Path, pythonpath: str | None
+) -> Daemon:
+    """The daemon against the separate sandbox as a custom Telegram server; carol is logged in
+    through the API's own login steps."""
+    data = root / "data"
+    data.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TGFLEET_")}
+    env.update(
+        TGFLEET_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        TGFLEET_TELEGRAM__SERVER="custom",
+        TGFLEET_TELEGRAM__SERVER_HOST=endpoint.host,
+        TGFLEET_TELEGRAM__SERVER_PORT=str(endpoint.port),
+        TGFLEET_TELEGRAM__RSA_PUBLIC_KEY_FILE=str(key_file),
+        TGFLEET_TELEGRAM__API_ID="1",
+        TGFLEET_TELEGRAM__API_HASH="0" * 32,
+    )
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (pythonpath, env.get("PYTHONPATH"))))
+    made = subprocess.run(
+        [sys.executable, "-m", "tgfleet.cli", "tokens", "create", "--name", "bench",
+         "--data-dir", str(data)],
+        env=env, cwd=root, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    asyncio.run(seed_accounts(data, accounts))
+    daemon = _launch(root, data, env, made.stdout.strip(), endpoint, embedded=False)
+    bearer = {"Authorization": f"Bearer {daemon.token}"}
+    with httpx.Client(base_url=daemon.base, headers=bearer, timeout=30) as api:
+        flow = api.post("/api/v1/logins", json={"phone": CAROL})
+        flow.raise_for_status()
+        done = api.post(f"/api/v1/logins/{flow.json()['id']}/code", json={"code": "12345"})
+        done.raise_for_status()
+    return daemon
+
+
 def _launch(
-    root: Path, data: Path, env: dict[str, str], token: str, endpoint: ServerEndpoint
+    root: Path,
+    data: Path,
+    env: dict[str, str],
+    token: str,
+    endpoint: ServerEndpoint,
+    *,
+    embedded: bool = True,
 ) -> Daemon:
     port = free_port()
     output = root / "daemon.out"
+    sandbox_flag = ["--sandbox"] if embedded else []
     with output.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tgfleet.cli", "serve", "--sandbox", "--port", str(port),
+            [sys.executable, "-m", "tgfleet.cli", "serve", *sandbox_flag, "--port", str(port),
              "--data-dir", str(data)],
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
@@ -234,7 +317,44 @@ class RoundTrips:
     bare_cpu: tuple[float, float]
 
 
-async def round_trips(daemon: Daemon, args: argparse.Namespace) -> RoundTrips:
+class RawHttp:
+    """HTTP/1.1 keep-alive POSTs on one socket, with next to no client cost: httpx spent
+    ~2.5 ms of CPU per request here, which would be charged to the daemon's round trip while
+    the bare Kurigram path has no HTTP client at all."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self._host, _, port = base.removeprefix("http://").partition(":")
+        self._port = int(port)
+        self._token = token
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> RawHttp:
+        self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    async def post_json(self, path: str, payload: dict[str, str]) -> tuple[int, bytes]:
+        assert self._reader is not None and self._writer is not None
+        body = json.dumps(payload).encode()
+        self._writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\n"
+            f"Authorization: Bearer {self._token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+        if length is None:
+            raise SystemExit(f"no Content-Length in the answer: {head!r}")
+        return status, await self._reader.readexactly(int(length.group(1)))
+
+
+async def round_trips(daemon: Daemon, args: argparse.Namespace, peer: str) -> RoundTrips:
     """Milliseconds per send: through the daemon's API, and by a bare Kurigram client."""
     bare = build_client("bench-bare", daemon.endpoint, api_id=1, api_hash="0" * 32, no_updates=True)
     await bare.connect()
@@ -243,24 +363,20 @@ async def round_trips(daemon: Daemon, args: argparse.Namespace) -> RoundTrips:
     api_ms: list[float] = []
     bare_ms: list[float] = []
     url = f"/api/v1/accounts/{CAROL}/messages"
-    async with httpx.AsyncClient(
-        base_url=daemon.base,
-        headers={"Authorization": f"Bearer {daemon.token}"},
-        limits=httpx.Limits(max_connections=1),
-        timeout=30,
-    ) as api:
+    async with RawHttp(daemon.base, daemon.token) as api:
 
         async def via_api(i: int) -> float:
             started = time.perf_counter()
-            response = await api.post(url, json={"peer": PEER, "text": f"api {i}"})
+            status, body = await api.post_json(url, {"peer": peer, "text": f"api {i}"})
             elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 201:
-                raise SystemExit(f"send through the API failed: {response.text}")
+            if status != 201:
+                raise SystemExit(f"send through the API failed: {status} {body!r}")
             return elapsed
 
         async def via_bare(i: int) -> float:
             started = time.perf_counter()
-            await bare.send_message(PEER, f"bare {i}")
+            # plain text, as the daemon sends it (Kurigram's default would parse markdown)
+            await bare.send_message(peer, f"bare {i}", parse_mode=ParseMode.DISABLED)
             return (time.perf_counter() - started) * 1000
 
         try:
@@ -304,11 +420,21 @@ def report(args: argparse.Namespace, tp: Throughput, rt: RoundTrips, load: str) 
     # path; the sandbox's is in the daemon on both
     cpu_added = rt.api_cpu[0] - rt.bare_cpu[0] - rt.bare_cpu[1]
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parser_name = "httptools" if importlib.util.find_spec("httptools") else "h11"
     server = (
-        "uvicorn with h11 and asyncio's loop (the installed dependencies)"
+        f"uvicorn with {parser_name} and asyncio's loop (the installed dependencies)"
         if args.daemon_pythonpath is None
         else f"uvicorn, the daemon's PYTHONPATH led by `{args.daemon_pythonpath}`"
     )
+    setup = (
+        "the sandbox embedded in it (`tgfleet serve --sandbox`, the demo fleet; its CPU on the "
+        "daemon's loop on both paths)."
+        if args.embedded_sandbox
+        else "the sandbox in its own process (`tgfleet sandbox`), a custom server to the daemon "
+        "and to the bare client alike, as Telegram is remote to a real daemon."
+    )
+    mode_flag = " --embedded-sandbox" if args.embedded_sandbox else ""
+    daemon_share = "its sandbox" if args.embedded_sandbox else "idle"
     rounds = ", ".join(f"{r:.2f}" for r in tp.ratios)
     per_h = ", ".join(f"{r:,.0f}" for r in tp.healthz)
     per_s = ", ".join(f"{r:,.0f}" for r in tp.stats)
@@ -317,9 +443,9 @@ def report(args: argparse.Namespace, tp: Throughput, rt: RoundTrips, load: str) 
 
 Run: {now}, Python {platform.python_version()}, {os.cpu_count()} cores,
 `bench/api_bench.py --accounts {args.accounts} --seconds {args.seconds} --rounds {args.rounds}
---connections {args.connections} --sends {args.sends}`. One daemon process (`tgfleet serve
---sandbox`, uvicorn, one event loop) with {args.accounts} accounts seeded in its store plus the
-demo fleet; wrk and the bench share the machine's 2 cores with it. HTTP server: {server}.
+--connections {args.connections} --sends {args.sends}{mode_flag}`.
+One daemon process (uvicorn, one event loop) with {args.accounts} accounts seeded in its store;
+{setup} wrk and the bench share the machine's 2 cores with it. HTTP server: {server}.
 Load average (1, 5, 15 min) when the run ended: {load}; niceness {os.nice(0)}. CPU is the
 daemon's user + system time from /proc over the same runs, divided by the requests answered:
 contention slows requests/s far more than it moves that.
@@ -343,7 +469,7 @@ Non-2xx answers during the runs: {tp.errors}.
 | added by the daemon | **{added:+.2f} ms** (target <= 2 ms) | {api_p95 - bare_p95:+.2f} ms |
 
 CPU per send: API path {rt.api_cpu[0]:.0f} µs in the daemon + {rt.api_cpu[1]:.0f} µs in the
-bench's HTTP client; bare path {rt.bare_cpu[0]:.0f} µs in the daemon (its sandbox) +
+bench's raw HTTP client; bare path {rt.bare_cpu[0]:.0f} µs in the daemon ({daemon_share}) +
 {rt.bare_cpu[1]:.0f} µs in the bench (the Kurigram client). CPU the daemon adds per send (API,
 pool, the HTTP server): **{cpu_added:.0f} µs**.
 """
@@ -368,6 +494,11 @@ def main() -> int:
         help="prepend to the daemon's PYTHONPATH: another checkout's backend/ (before/after), or "
         "a `pip install --target DIR httptools` (uvicorn picks it up)",
     )
+    parser.add_argument(
+        "--embedded-sandbox",
+        action="store_true",
+        help="serve both paths from the daemon's own --sandbox (its CPU on the daemon's loop)",
+    )
     args = parser.parse_args()
     if args.nice:
         # inherited by the daemon and wrk: on a shared machine the scheduler then runs all the
@@ -377,7 +508,16 @@ def main() -> int:
         print("bench/api_bench.py needs wrk: apt-get install -y wrk", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="tgfleet-api-bench-") as tmp:
-        daemon = start_daemon(Path(tmp), args.accounts, args.daemon_pythonpath)
+        sandbox: subprocess.Popen[str] | None = None
+        if args.embedded_sandbox:
+            daemon = start_daemon(Path(tmp), args.accounts, args.daemon_pythonpath)
+            peer = PEER
+        else:
+            sandbox, endpoint, key_file = start_sandbox(Path(tmp))
+            daemon = start_daemon_on(
+                Path(tmp), args.accounts, endpoint, key_file, args.daemon_pythonpath
+            )
+            peer = SEPARATE_PEER
         try:
             stats = httpx.get(
                 daemon.base + "/api/v1/pool/stats",
@@ -385,10 +525,13 @@ def main() -> int:
             ).json()
             print(f"daemon ready: {stats.get('accounts')} accounts in the pool's view", flush=True)
             tp = throughput(daemon, args)
-            rt = asyncio.run(round_trips(daemon, args))
+            rt = asyncio.run(round_trips(daemon, args, peer))
             load = ", ".join(Path("/proc/loadavg").read_text().split()[:3])
         finally:
             code = daemon.stop()
+            if sandbox is not None:
+                sandbox.terminate()
+                sandbox.wait(timeout=30)
         if code != 0:
             print(daemon.output.read_text()[-3000:], file=sys.stderr)
             raise SystemExit(f"the daemon exited {code}")
