@@ -96,6 +96,8 @@ class RawClient:
         res_pq = await self.plain(raw.functions.ReqPqMulti(nonce=nonce))
         pq = int.from_bytes(res_pq.pq, "big")
         g = prime.decompose(pq)
+        while not 1 < g < pq:  # Kurigram's Pollard rho now and then gives pq itself back
+            g = prime.decompose(pq)
         p, q = sorted((g, pq // g))
         new_nonce = int.from_bytes(os.urandom(32), "little", signed=True)
         inner_cls = raw.types.PQInnerDataDc if rsa_pad else raw.types.PQInnerData
