@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib.util
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,3 +42,38 @@ def sign_in(client: TestClient, password: str = ADMIN_PASSWORD) -> str:
     response = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
     assert response.status_code == 200, response.text
     return str(response.json()["csrf_token"])
+
+
+@pytest.fixture
+def api(anon: TestClient) -> Iterator[TestClient]:
+    """The shared client, signed in, sending the CSRF header on every request."""
+    anon.headers["X-CSRF-Token"] = sign_in(anon)
+    yield anon
+    anon.headers.pop("X-CSRF-Token", None)
+
+
+_SOCKS5 = Path(__file__).parent.parent / "services" / "socks5_server.py"
+
+
+def socks5_module() -> Any:
+    """The real SOCKS5 server the services tests use (tests/services is not a package)."""
+    spec = importlib.util.spec_from_file_location("socks5_server", _SOCKS5)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on the daemon's event loop (the TestClient's portal)."""
+    assert api.portal is not None
+    return api.portal.call(fn)
+
+
+@pytest.fixture
+def socks(api: TestClient) -> Iterator[Any]:
+    """A real SOCKS5 proxy with credentials, serving on the daemon's event loop."""
+    server = socks5_module().Socks5Server("panel", "pr0xy-s3cret")
+    in_app_loop(api, server.start)
+    yield server
+    in_app_loop(api, server.stop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,21 +12,11 @@ from fastapi.testclient import TestClient
 
 from tgfleet.telegram.server import ServerEndpoint, build_client
 
-from .conftest import sign_in
-
 API = "/api/v1"
 # tgfleet's own records at every level; Kurigram's DEBUG dumps raw requests (a bot token
 # included), which is why the daemon keeps the "pyrogram" logger at WARNING or above
 TGFLEET = "tgfleet"
 CODE = "12345"
-
-
-@pytest.fixture
-def api(anon: TestClient) -> Iterator[TestClient]:
-    """The shared client, signed in, sending the CSRF header on every request."""
-    anon.headers["X-CSRF-Token"] = sign_in(anon)
-    yield anon
-    anon.headers.pop("X-CSRF-Token", None)
 
 
 def test_list_filters_and_pages_by_keyset(api: TestClient) -> None:
@@ -235,7 +225,7 @@ def _world(api: TestClient) -> Any:
     return api.app.state.runtime.sandbox.world  # type: ignore[attr-defined]
 
 
-def _in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
+def in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
     """Run ``fn`` on the daemon's event loop, where the sandbox's world lives."""
     assert api.portal is not None
     return api.portal.call(fn)
@@ -245,8 +235,8 @@ def test_login_with_a_two_step_password(api: TestClient, caplog: pytest.LogCaptu
     caplog.set_level(logging.DEBUG, logger=TGFLEET)
     phone, password = "+15550000044", "tr0ub4dor-route"
     world = _world(api)
-    _in_app_loop(api, lambda: world.add_user(phone, "Dave", username="route_dave"))
-    _in_app_loop(api, lambda: world.set_password(phone, password, "the usual"))
+    in_app_loop(api, lambda: world.add_user(phone, "Dave", username="route_dave"))
+    in_app_loop(api, lambda: world.set_password(phone, password, "the usual"))
 
     flow = api.post(f"{API}/logins", json={"phone": phone}).json()
     login = f"{API}/logins/{flow['id']}"
@@ -268,7 +258,7 @@ def test_login_with_a_two_step_password(api: TestClient, caplog: pytest.LogCaptu
 
 def test_add_a_bot_by_token(api: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=TGFLEET)
-    token = _in_app_loop(api, lambda: _world(api).add_bot("route_test_bot", "Route Bot"))
+    token = in_app_loop(api, lambda: _world(api).add_bot("route_test_bot", "Route Bot"))
     added = api.post(f"{API}/accounts/bot", json={"token": token, "label": "route bot"})
     assert added.status_code == 201, added.text
     bot = added.json()
@@ -287,7 +277,7 @@ def test_add_a_bot_by_token(api: TestClient, caplog: pytest.LogCaptureFixture) -
 def test_import_a_session_string_from_another_tool(api: TestClient) -> None:
     phone = "+15550000045"
     world = _world(api)
-    _in_app_loop(api, lambda: world.add_user(phone, "Erin", username="route_erin"))
+    in_app_loop(api, lambda: world.add_user(phone, "Erin", username="route_erin"))
     endpoint = ServerEndpoint.of(api.app.state.runtime.sandbox)  # type: ignore[attr-defined]
 
     async def log_in_elsewhere() -> str:

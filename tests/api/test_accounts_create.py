@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import sign_in
+from .conftest import in_app_loop
 
 API = "/api/v1"
 CODE = "12345"
-_SOCKS5 = Path(__file__).parent.parent / "services" / "socks5_server.py"
-
-
-def _socks5_module() -> Any:
-    # the real SOCKS5 server the services tests use; tests/services is not a package
-    spec = importlib.util.spec_from_file_location("socks5_server", _SOCKS5)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def api(anon: TestClient) -> Iterator[TestClient]:
-    anon.headers["X-CSRF-Token"] = sign_in(anon)
-    yield anon
-    anon.headers.pop("X-CSRF-Token", None)
-
-
-def _in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
-    assert api.portal is not None
-    return api.portal.call(fn)
 
 
 def _world(api: TestClient) -> Any:
     return api.app.state.runtime.sandbox.world  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def socks(api: TestClient) -> Iterator[Any]:
-    """A real SOCKS5 proxy with credentials, serving on the daemon's event loop."""
-    server = _socks5_module().Socks5Server("panel", "pr0xy-s3cret")
-    _in_app_loop(api, server.start)
-    yield server
-    _in_app_loop(api, server.stop)
 
 
 def test_a_filed_account_logs_in_through_its_own_proxy_with_its_own_device(
@@ -102,7 +68,7 @@ def test_a_filed_account_logs_in_through_its_own_proxy_with_its_own_device(
     assert socks.counters["connected"] >= 1
     assert (sandbox.host, sandbox.port) in socks.targets
     world = _world(api)
-    [key_id] = _in_app_loop(api, lambda: world.auth_keys_of(phone))
+    [key_id] = in_app_loop(api, lambda: world.auth_keys_of(phone))
     seen = world.state.auths[key_id]
     assert (seen.device_model, seen.system_version) == ("Pixel 8", "Android 14")
 
@@ -155,7 +121,7 @@ def test_a_bad_proxy_or_device_is_refused_before_a_code_is_sent(api: TestClient)
     blank = api.post(f"{API}/logins", json={"phone": phone, "device": {"app_version": " "}})
     assert blank.status_code == 422 and "device.app_version" in blank.text
     # no login was attempted, so none was spent (DESIGN fact 6)
-    assert _in_app_loop(api, lambda: store.login_attempts.list_for(phone)) == ()
+    assert in_app_loop(api, lambda: store.login_attempts.list_for(phone)) == ()
 
 
 @pytest.mark.parametrize("proxy", ["socks5h://u:p@10.0.0.1:1080", "https://10.0.0.1:3128"])

@@ -4,49 +4,16 @@ to the sandbox the daemon talks to."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import socket
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import sign_in
+from .conftest import in_app_loop
 
 API = "/api/v1"
 TEST = f"{API}/proxies/test"
-_SOCKS5 = Path(__file__).parent.parent / "services" / "socks5_server.py"
-
-
-def _socks5_module() -> Any:
-    # the real SOCKS5 server the services tests use; tests/services is not a package
-    spec = importlib.util.spec_from_file_location("socks5_server", _SOCKS5)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def api(anon: TestClient) -> Iterator[TestClient]:
-    anon.headers["X-CSRF-Token"] = sign_in(anon)
-    yield anon
-    anon.headers.pop("X-CSRF-Token", None)
-
-
-def _in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
-    assert api.portal is not None
-    return api.portal.call(fn)
-
-
-@pytest.fixture
-def socks(api: TestClient) -> Iterator[Any]:
-    server = _socks5_module().Socks5Server("panel", "pr0xy-s3cret")
-    _in_app_loop(api, server.start)
-    yield server
-    _in_app_loop(api, server.stop)
 
 
 def _spec(socks: Any, **changes: Any) -> dict[str, Any]:
@@ -133,7 +100,7 @@ def test_an_accounts_own_proxy_is_tested_without_showing_it(api: TestClient, soc
         assert result.json()["ok"] is True and result.json()["checked"] == "telegram_through_proxy"
         assert socks.counters["connected"] == 1 and "pr0xy-s3cret" not in result.text
 
-        _in_app_loop(api, socks.stop)  # the proxy dies: the same button says so
+        in_app_loop(api, socks.stop)  # the proxy dies: the same button says so
         down = api.post(f"{API}/accounts/{phone}/proxy/test").json()
         assert down["ok"] is False and "cannot connect to the proxy" in down["error"]
     finally:

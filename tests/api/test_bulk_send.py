@@ -4,30 +4,17 @@ own outcome, and a flood, a refusal or an unknown account never fails the others
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import sign_in
+from .conftest import in_app_loop
 
 API = "/api/v1"
 BULK = f"{API}/messages/bulk"
 CODE = "12345"
 ALICE, BOB, CAROL = "+15550000001", "+15550000002", "+15550000003"
-
-
-@pytest.fixture
-def api(anon: TestClient) -> Iterator[TestClient]:
-    anon.headers["X-CSRF-Token"] = sign_in(anon)
-    yield anon
-    anon.headers.pop("X-CSRF-Token", None)
-
-
-def _in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
-    assert api.portal is not None
-    return api.portal.call(fn)
 
 
 def _sandbox(api: TestClient) -> Any:
@@ -76,7 +63,7 @@ def test_a_flood_a_refusal_and_unknown_accounts_fail_alone(api: TestClient) -> N
         _log_in(api, phone)
     api.patch(f"{API}/accounts/{disabled}", json={"enabled": False})
     faults = _sandbox(api).faults
-    _in_app_loop(api, lambda: faults.flood_wait(120, phone=flooded, method="messages.sendMessage"))
+    in_app_loop(api, lambda: faults.flood_wait(120, phone=flooded, method="messages.sendMessage"))
     try:
         response = api.post(
             BULK,
@@ -88,7 +75,7 @@ def test_a_flood_a_refusal_and_unknown_accounts_fail_alone(api: TestClient) -> N
             },
         )
     finally:
-        _in_app_loop(api, faults.clear)
+        in_app_loop(api, faults.clear)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["sent"] == 1 and body["failed"] == 4
@@ -117,7 +104,7 @@ def test_senders_send_at_the_same_time(api: TestClient) -> None:
     faults = _sandbox(api).faults
     for key in (ALICE, BOB, CAROL):  # every connection warm, so only the sends are timed
         assert api.get(f"{API}/accounts/{key}/me").status_code == 200
-    _in_app_loop(api, lambda: faults.add_latency(1.0, method="messages.sendMessage"))
+    in_app_loop(api, lambda: faults.add_latency(1.0, method="messages.sendMessage"))
     try:
         started = time.monotonic()
         response = api.post(
@@ -125,7 +112,7 @@ def test_senders_send_at_the_same_time(api: TestClient) -> None:
         )
         elapsed = time.monotonic() - started
     finally:
-        _in_app_loop(api, faults.clear)
+        in_app_loop(api, faults.clear)
     assert response.json()["sent"] == 3, response.text
     # one after another would take 3 s or more
     assert elapsed < 2.5, elapsed

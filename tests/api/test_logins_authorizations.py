@@ -3,28 +3,14 @@ listed without their keys and logged out one by one, on the real runtime (sandbo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import sign_in
+from .conftest import in_app_loop
 
 API = "/api/v1"
 CODE = "12345"
-
-
-@pytest.fixture
-def api(anon: TestClient) -> Iterator[TestClient]:
-    anon.headers["X-CSRF-Token"] = sign_in(anon)
-    yield anon
-    anon.headers.pop("X-CSRF-Token", None)
-
-
-def _in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
-    assert api.portal is not None
-    return api.portal.call(fn)
 
 
 def _world(api: TestClient) -> Any:
@@ -69,13 +55,13 @@ def test_second_login_and_qr_handoff_then_log_out_one_by_one(api: TestClient) ->
     ids = [a["id"] for a in api.get(f"{API}/accounts/{phone}/authorizations").json()]
     assert len(ids) == 3 and ids[:2] == [first["authorization_id"], added["authorization_id"]]
     assert qr.json()["authorization_id"] == ids[2]
-    assert len(_in_app_loop(api, lambda: world.auth_keys_of(phone))) == 3
+    assert len(in_app_loop(api, lambda: world.auth_keys_of(phone))) == 3
 
     # logging one out ends it on Telegram too, and the others keep working
     gone = api.delete(f"{API}/accounts/{phone}/authorizations/{ids[1]}")
     assert gone.status_code == 200, gone.text
     assert gone.json() == {"key": phone, "authorization_id": ids[1], "remaining": 2}
-    assert len(_in_app_loop(api, lambda: world.auth_keys_of(phone))) == 2
+    assert len(in_app_loop(api, lambda: world.auth_keys_of(phone))) == 2
     again = api.delete(f"{API}/accounts/{phone}/authorizations/{ids[1]}")
     assert again.status_code == 404 and again.json()["type"].endswith("/no-such-authorization")
     assert api.get(f"{API}/accounts/{phone}/me").status_code == 200
@@ -84,7 +70,7 @@ def test_second_login_and_qr_handoff_then_log_out_one_by_one(api: TestClient) ->
         response = api.delete(f"{API}/accounts/{phone}/authorizations/{authorization_id}")
         assert response.status_code == 200, response.text
         assert response.json()["remaining"] == remaining
-    assert _in_app_loop(api, lambda: world.auth_keys_of(phone)) == []
+    assert in_app_loop(api, lambda: world.auth_keys_of(phone)) == []
     # nothing left to act with: the account is new again, and a plain login revives it
     account = api.get(f"{API}/accounts/{phone}").json()
     assert account["status"] == "new" and account["authorizations"] == []
@@ -121,8 +107,8 @@ def test_authorization_routes_refuse_unknown_accounts_and_bad_ids(api: TestClien
 def test_qr_handoff_with_a_two_step_password_waits_for_it(api: TestClient) -> None:
     phone, password = "+15550000072", "qr-tw0-step"
     world = _world(api)
-    _in_app_loop(api, lambda: world.add_user(phone, "Quinn", username="route_quinn"))
-    _in_app_loop(api, lambda: world.set_password(phone, password, "qr hint"))
+    in_app_loop(api, lambda: world.add_user(phone, "Quinn", username="route_quinn"))
+    in_app_loop(api, lambda: world.set_password(phone, password, "qr hint"))
     flow = api.post(f"{API}/logins", json={"phone": phone}).json()
     api.post(f"{API}/logins/{flow['id']}/code", json={"code": CODE})
     done = api.post(f"{API}/logins/{flow['id']}/password", json={"password": password})

@@ -4,9 +4,7 @@ login does: the client that proves them already uses both, and the account keeps
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,45 +12,23 @@ from fastapi.testclient import TestClient
 
 from tgfleet.telegram.server import ServerEndpoint, build_client
 
-from .conftest import sign_in
+from .conftest import in_app_loop, socks5_module
 
 API = "/api/v1"
 CODE = "12345"
-_SOCKS5 = Path(__file__).parent.parent / "services" / "socks5_server.py"
-
-
-def _socks5_module() -> Any:
-    # the real SOCKS5 server the services tests use; tests/services is not a package
-    spec = importlib.util.spec_from_file_location("socks5_server", _SOCKS5)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def api(anon: TestClient) -> Iterator[TestClient]:
-    anon.headers["X-CSRF-Token"] = sign_in(anon)
-    yield anon
-    anon.headers.pop("X-CSRF-Token", None)
-
-
-def _in_app_loop(api: TestClient, fn: Callable[[], Any]) -> Any:
-    assert api.portal is not None
-    return api.portal.call(fn)
 
 
 @pytest.fixture
 def socks(api: TestClient) -> Iterator[Any]:
-    server = _socks5_module().Socks5Server("bots", "b0t-pr0xy")
-    _in_app_loop(api, server.start)
+    server = socks5_module().Socks5Server("bots", "b0t-pr0xy")
+    in_app_loop(api, server.start)
     yield server
-    _in_app_loop(api, server.stop)
+    in_app_loop(api, server.stop)
 
 
 def test_a_bot_added_by_token_keeps_the_proxy_and_device_given(api: TestClient, socks: Any) -> None:
     world = api.app.state.runtime.sandbox.world  # type: ignore[attr-defined]
-    token = _in_app_loop(api, lambda: world.add_bot("identity_test_bot", "Identity Bot"))
+    token = in_app_loop(api, lambda: world.add_bot("identity_test_bot", "Identity Bot"))
     added = api.post(
         f"{API}/accounts/bot",
         json={
@@ -77,7 +53,7 @@ def test_a_bot_added_by_token_keeps_the_proxy_and_device_given(api: TestClient, 
 def test_an_imported_session_keeps_the_device_given(api: TestClient) -> None:
     phone = "+15550000095"
     sandbox = api.app.state.runtime.sandbox  # type: ignore[attr-defined]
-    _in_app_loop(api, lambda: sandbox.world.add_user(phone, "Ivy", username="identity_ivy"))
+    in_app_loop(api, lambda: sandbox.world.add_user(phone, "Ivy", username="identity_ivy"))
     endpoint = ServerEndpoint.of(sandbox)
 
     async def log_in_elsewhere() -> str:
@@ -98,6 +74,6 @@ def test_an_imported_session_keeps_the_device_given(api: TestClient) -> None:
     assert imported.json()["device"]["device_model"] == "imported-rig"
     assert api.get(f"{API}/accounts/{phone}/me").status_code == 200
     # Telegram saw the pinned device on the key, not the other tool's
-    [key_id] = _in_app_loop(api, lambda: sandbox.world.auth_keys_of(phone))
+    [key_id] = in_app_loop(api, lambda: sandbox.world.auth_keys_of(phone))
     assert sandbox.world.state.auths[key_id].device_model == "imported-rig"
     assert api.delete(f"{API}/accounts/{phone}").status_code == 200

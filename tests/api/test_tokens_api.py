@@ -4,7 +4,6 @@ pool's effective settings, on the real runtime."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import asdict
 
 import pytest
@@ -16,13 +15,6 @@ from tgfleet.runtime import pool_config_from
 from .conftest import sign_in
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def api(anon: TestClient) -> Iterator[TestClient]:
-    anon.headers["X-CSRF-Token"] = sign_in(anon)
-    yield anon
-    anon.headers.pop("X-CSRF-Token", None)
 
 
 def test_a_token_is_shown_once_works_and_stops_when_revoked(api: TestClient) -> None:
