@@ -16,6 +16,7 @@ from tgfleet.store import (
     SecretStr,
     Store,
 )
+from tgfleet.store.accounts import RECENT_MAX_AGE, AccountsStore
 from tgfleet.store.validation import normalize_phone
 
 
@@ -211,3 +212,26 @@ async def test_delete_cascades_to_everything_of_the_account(store: Store) -> Non
     assert (await store.authorizations.get(kept.id)).account_id == keep.id
     # the audit log keeps the record of the deletion
     assert len((await store.audit.page()).items) == 1
+
+
+async def test_recent_lookups_come_from_memory_until_a_write_or_their_age(
+    store: Store, clock: FakeClock
+) -> None:
+    recent = AccountsStore(store.db, store.vault, clock=clock)
+    created = await recent.create("+15550001001", label="first")
+    assert (await recent.find_by_key_recent("+1 555 000 1001")).label == "first"  # type: ignore[union-attr]
+
+    # another writer (another process, say): unseen until the entry's age runs out
+    async with store.db.transaction() as t:
+        await t.execute("UPDATE accounts SET label = 'outside' WHERE id = ?", (created.id,))
+    assert (await recent.find_by_key_recent("+15550001001")).label == "first"  # type: ignore[union-attr]
+    clock.advance(RECENT_MAX_AGE)
+    assert (await recent.find_by_key_recent("+15550001001")).label == "outside"  # type: ignore[union-attr]
+
+    # this store's own writes are seen at once
+    await recent.update(created.id, enabled=False)
+    assert (await recent.find_by_key_recent("+15550001001")).enabled is False  # type: ignore[union-attr]
+    await recent.set_status(created.id, AccountStatus.BANNED)
+    assert (await recent.find_by_key_recent("+15550001001")).status is AccountStatus.BANNED  # type: ignore[union-attr]
+    await recent.delete(created.id)
+    assert await recent.find_by_key_recent("+15550001001") is None

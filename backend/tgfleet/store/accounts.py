@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Final
 
@@ -45,10 +47,55 @@ class _Unset(enum.Enum):
 UNSET: Final = _Unset.UNSET
 
 
+RECENT_MAX_AGE: Final = 1.0  # seconds: how stale a hot path may see another process's write
+_RECENT_MAX_ENTRIES: Final = 4096
+
+
 class AccountsStore:
-    def __init__(self, db: Database, vault: Vault) -> None:
+    def __init__(
+        self, db: Database, vault: Vault, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._db = db
         self._vault = vault
+        self._clock = clock
+        # accounts read lately by key, for the API's hot paths (every action looks its account
+        # up): this store's own writes drop them at once; anything else is bounded by the age
+        self._recent: dict[str, tuple[Account, float]] = {}
+        self._writes = 0
+
+    async def find_by_key_recent(
+        self, key: str, *, max_age: float = RECENT_MAX_AGE
+    ) -> Account | None:
+        """``find_by_key``, answered from memory if read in the last ``max_age`` seconds and
+        not written by this store since (a write by another process, or one still inside an
+        open outer transaction, may show up to ``max_age`` late)."""
+        normalized, _ = normalize_account_key(key)
+        now = self._clock()
+        hit = self._recent.get(normalized)
+        if hit is not None and now - hit[1] < max_age:
+            return hit[0]
+        writes = self._writes
+        account = await self.find_by_key(normalized)
+        # a write that ran while we read may have changed the row: remember nothing then
+        if account is not None and writes == self._writes:
+            if len(self._recent) >= _RECENT_MAX_ENTRIES:
+                self._recent.clear()
+            self._recent[normalized] = (account, now)
+        return account
+
+    def _forget_recent(self) -> None:
+        self._writes += 1
+        self._recent.clear()
+
+    @asynccontextmanager
+    async def _writing(self, tx: Transaction | None) -> AsyncIterator[Transaction]:
+        self._forget_recent()
+        try:
+            async with self._db.within(tx) as t:
+                yield t
+        finally:
+            # again after the commit: a read between the write and its commit saw the old row
+            self._forget_recent()
 
     async def create(
         self,
@@ -78,7 +125,7 @@ class AccountsStore:
         hash_value = None if api_hash is None else check_api_hash(api_hash)
         if (api_id is None) != (hash_value is None):
             raise InvalidInput("api_id, api_hash: an override sets both or neither")
-        async with self._db.within(tx) as t:
+        async with self._writing(tx) as t:
             if await t.fetchone("SELECT id FROM accounts WHERE key = ?", (normalized,)):
                 raise AccountExists(f"account {normalized} is already in the fleet")
             now = t.clock()
@@ -236,7 +283,7 @@ class AccountsStore:
                 check_int(api_id, field="api_id", minimum=1, maximum=2**31 - 1),
                 check_api_hash(api_hash),
             )
-        async with self._db.within(tx) as t:
+        async with self._writing(tx) as t:
             await self.get(account_id, tx=t)
             if not isinstance(proxy_url, _Unset):
                 sets.append("proxy_display = ?, proxy_url_sealed = ?")
@@ -275,7 +322,7 @@ class AccountsStore:
                 raise InvalidInput("flood_until: required when the status is flood_wait")
         elif flood_until is not None:
             raise InvalidInput(f"flood_until: only valid with status flood_wait, not {new}")
-        async with self._db.within(tx) as t:
+        async with self._writing(tx) as t:
             changed = await t.execute(
                 "UPDATE accounts SET status = ?, status_detail = ?, flood_until = ?, "
                 "updated_at = ? WHERE id = ?",
@@ -293,7 +340,7 @@ class AccountsStore:
 
     async def delete(self, account_id: int, *, tx: Transaction | None = None) -> None:
         """Remove the account; its authorizations, leases, floods and secrets go with it."""
-        async with self._db.within(tx) as t:
+        async with self._writing(tx) as t:
             if await t.execute("DELETE FROM accounts WHERE id = ?", (account_id,)) == 0:
                 raise AccountNotFound(f"no account with id {account_id}")
 

@@ -27,7 +27,9 @@ _UNAUTHORIZED = {AccountStatus.NEW, AccountStatus.LOGIN_PENDING}
 async def find_account(runtime: Runtime, value: str) -> Account:
     """The account named by ``value`` in any spelling; 422 if malformed, 404 if unknown."""
     key, _ = normalize_account_key(value, field="key")
-    account = await runtime.store.accounts.find_by_key(key)
+    # from memory when read in the last second: every action looks its account up, and this
+    # store's own writes (status, enabled, ...) are seen at once
+    account = await runtime.store.accounts.find_by_key_recent(key)
     if account is None:
         raise AccountNotFound(f"no account {key} in the fleet")
     return account
