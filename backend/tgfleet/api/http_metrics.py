@@ -19,22 +19,10 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tgfleet.services.meter import Histogram, HistogramSnapshot
+from tgfleet.services.meter import CALL_BUCKETS, Histogram, HistogramSnapshot
 
-HTTP_BUCKETS: tuple[float, ...] = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-)
+# an API request mostly waits on one Telegram call through the pool: the same scale
+HTTP_BUCKETS: tuple[float, ...] = CALL_BUCKETS
 # Anything else (a scanner's "FOO" method) is one label value, not one series per spelling.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # no route: a 404 for a path the app does not serve
