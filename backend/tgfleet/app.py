@@ -67,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(events.router)
     accounts.install(app)
-    install_panel(app)  # last: the web panel at / and /assets/
+    install_panel(app, settings.panel_dir)  # last: the web panel at / and /assets/
     return app
 
 

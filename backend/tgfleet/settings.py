@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
+    # The web panel's build (frontend/dist); unset: the repository's, next to backend/.
+    panel_dir: Path | None = None
     sandbox_enabled: bool = False
     # Master key of the session vault; when unset a key file is created in data_dir.
     secret_key: SecretStr | None = None

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from tgfleet.api.panel import REPO_DIST, install_panel
 from tgfleet.api.problems import install_problem_handlers
+from tgfleet.app import create_app
+from tgfleet.settings import load_settings
 
 # The fixture builds a small dist of its own, so these tests do not depend on npm; the last
 # test reads the real build, which `make test` makes before pytest runs.
@@ -147,3 +149,14 @@ def test_the_real_build_asks_no_other_host() -> None:
         if hosts:
             offenders[path.name] = hosts
     assert not offenders, f"the panel names other hosts (CDN, fonts?): {offenders}"
+
+
+def test_the_daemon_serves_the_build_its_settings_name(
+    dist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TGFLEET_PANEL_DIR", str(dist))  # as the Docker image sets it
+    settings = load_settings(env_file=None)
+    assert settings.panel_dir == dist
+    # no lifespan: serving / needs no runtime
+    page = TestClient(create_app(settings)).get("/")
+    assert page.status_code == 200 and 'id="app"' in page.text

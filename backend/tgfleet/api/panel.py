@@ -11,7 +11,6 @@ problem that says how to build it, rather than a bare 404.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -20,9 +19,8 @@ from fastapi.responses import FileResponse, Response
 
 from tgfleet.api.problems import problem
 
-# Where the build is looked for unless the caller says: the environment (the Docker image sets
-# it), else the repository's frontend/dist next to backend/ (an editable install, `make run`).
-PANEL_DIR_ENV = "TGFLEET_PANEL_DIR"
+# Where the build is looked for unless settings say (``panel_dir``, TGFLEET_PANEL_DIR: the Docker
+# image sets it): the repository's frontend/dist next to backend/ (an editable install, `make run`).
 REPO_DIST = Path(__file__).resolve().parents[3] / "frontend" / "dist"
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -67,11 +65,6 @@ MEDIA_TYPES = {
 # One flat directory of hashed names: anything else (a slash, "..") is not an asset.
 _ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 NOT_BUILT = "panel not built: run `make run`, or `npm ci && npm run build` in frontend/"
-
-
-def default_dist() -> Path:
-    configured = os.environ.get(PANEL_DIR_ENV, "").strip()
-    return Path(configured) if configured else REPO_DIST
 
 
 def _not_built(request: Request, dist: Path) -> Response:
@@ -125,4 +118,4 @@ def panel_router(dist: Path) -> APIRouter:
 
 def install_panel(app: FastAPI, dist: Path | None = None) -> None:
     """Serve the panel; call after the API routes (it claims only ``/`` and ``/assets/``)."""
-    app.include_router(panel_router(dist if dist is not None else default_dist()))
+    app.include_router(panel_router(dist if dist is not None else REPO_DIST))
