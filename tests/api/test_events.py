@@ -6,80 +6,32 @@ TestClient buffers whole responses, so an endless stream needs a real server and
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from served_daemon import ServedDaemon, start_daemon
+
 PASSWORD = "events test password"
 ALICE = "+15550000001"
 CAROL = "+15550000003"
 
 
-@dataclass
-class Daemon:
-    url: str
-    proc: subprocess.Popen[str]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(tmp: Path) -> Daemon:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGFLEET_")}
-    env["TGFLEET_ADMIN_PASSWORD"] = PASSWORD
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgfleet.cli", "serve", "--sandbox", "--port", str(port),
-         "--data-dir", str(tmp / "data")],
-        cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return Daemon(url, proc)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"daemon never became ready:\n{proc.communicate()[0]}")
-
-
-def _stop(daemon: Daemon) -> tuple[int, str]:
-    if daemon.proc.poll() is None:
-        daemon.proc.send_signal(signal.SIGTERM)
-    try:
-        output, _ = daemon.proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        daemon.proc.kill()
-        output, _ = daemon.proc.communicate()
-    return daemon.proc.returncode, output
-
-
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    running = _start(tmp_path_factory.mktemp("events"))
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDaemon]:
+    running = start_daemon(tmp_path_factory.mktemp("events"), PASSWORD)
     yield running
-    _stop(running)
+    running.stop()
 
 
 @pytest.fixture
-def http(daemon: Daemon) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=daemon.url, timeout=10) as client:
+def http(daemon: ServedDaemon) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=daemon.base_url, timeout=10) as client:
         response = client.post(
             "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
         )
@@ -192,15 +144,15 @@ def test_bad_filters_are_refused_naming_the_parameter(
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_the_stream_needs_a_signed_in_user(daemon: Daemon) -> None:
-    response = httpx.get(f"{daemon.url}/api/v1/events", timeout=5)
+def test_the_stream_needs_a_signed_in_user(daemon: ServedDaemon) -> None:
+    response = httpx.get(f"{daemon.base_url}/api/v1/events", timeout=5)
     assert response.status_code == 401
 
 
 def test_sigterm_ends_open_streams_and_the_daemon_exits_0(tmp_path: Path) -> None:
-    running = _start(tmp_path)
+    running = start_daemon(tmp_path, PASSWORD)
     try:
-        with httpx.Client(base_url=running.url, timeout=30) as client:
+        with httpx.Client(base_url=running.base_url, timeout=30) as client:
             login = {"username": "admin", "password": PASSWORD}
             assert client.post("/api/v1/auth/login", json=login).status_code == 200
             with client.stream("GET", "/api/v1/events") as response:
@@ -212,13 +164,13 @@ def test_sigterm_ends_open_streams_and_the_daemon_exits_0(tmp_path: Path) -> Non
                     pass  # the server ends the stream
                 ended = time.monotonic() - started
     finally:
-        code, output = _stop(running)
-    assert code == 0, output
+        code = running.stop()
+    assert code == 0, running.log_tail()
     assert ended < 10, f"the stream held the shutdown for {ended:.1f}s"
 
 
-def test_signing_out_ends_the_sessions_open_stream(daemon: Daemon) -> None:
-    with httpx.Client(base_url=daemon.url, timeout=10) as client:
+def test_signing_out_ends_the_sessions_open_stream(daemon: ServedDaemon) -> None:
+    with httpx.Client(base_url=daemon.base_url, timeout=10) as client:
         login = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
         csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
         with client.stream("GET", "/api/v1/events", params={"stats": "0"}) as response:

@@ -9,12 +9,6 @@ a fixed seed) so CI sees the same cases every time.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from served_daemon import start_daemon
 from tgfleet.app import create_app
 from tgfleet.settings import load_settings
 
@@ -51,53 +46,14 @@ class Daemon:
     data: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    root = tmp_path_factory.mktemp("fuzz")
-    data = root / "data"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGFLEET_")}
-    env["TGFLEET_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    made = subprocess.run(
-        [sys.executable, "-m", "tgfleet.cli", "tokens", "create", "--name", "fuzz",
-         "--data-dir", str(data)],
-        env=env, cwd=root, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    output = root / "daemon.out"
-    with output.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tgfleet.cli", "serve", "--sandbox", "--port", str(port),
-             "--data-dir", str(data)],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    served = start_daemon(tmp_path_factory.mktemp("fuzz"), ADMIN_PASSWORD)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"daemon exited:\n{output.read_text()}"
-            assert time.monotonic() < deadline, f"daemon never ready:\n{output.read_text()}"
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        yield Daemon(base, made.stdout.strip(), output, data)
+        yield Daemon(served.base_url, served.token("fuzz"), served.output, served.data_dir)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, output.read_text()
+        code = served.stop()
+    assert code == 0, served.log_tail()
 
 
 def _app_schema() -> dict[str, Any]:

@@ -11,17 +11,16 @@ deadline and its log says it drained the pool.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from served_daemon import start_daemon
 
 ADMIN_PASSWORD = "sigterm-admin-password"
 WORKERS = 20
@@ -38,12 +37,6 @@ class Outcome:
     error: str
     after_sigterm: bool
     retry_after: str | None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _worker(
@@ -117,45 +110,19 @@ async def _load_then_sigterm(
 
 
 def test_sigterm_under_load_drains_without_a_server_error_and_exits_0(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGFLEET_")}
-    env["TGFLEET_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    made = subprocess.run(
-        [sys.executable, "-m", "tgfleet.cli", "tokens", "create", "--name", "load",
-         "--data-dir", str(data)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    token = made.stdout.strip()
-    output = tmp_path / "daemon.out"
-    base = f"http://127.0.0.1:{port}"
-    with output.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tgfleet.cli", "serve", "--sandbox", "--port", str(port),
-             "--data-dir", str(data)],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+    daemon = start_daemon(tmp_path, ADMIN_PASSWORD)
+    proc = daemon.proc
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"daemon exited:\n{output.read_text()}"
-            assert time.monotonic() < deadline, f"daemon never ready:\n{output.read_text()}"
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-
-        outcomes, sigterm_at = asyncio.run(_load_then_sigterm(base, token, proc))
+        outcomes, sigterm_at = asyncio.run(
+            _load_then_sigterm(daemon.base_url, daemon.token("load"), proc)
+        )
         proc.wait(timeout=max(0.1, sigterm_at + EXIT_DEADLINE - time.monotonic()))
         waited = time.monotonic() - sigterm_at
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    log = output.read_text()
+    log = daemon.log()
     summary = Counter((o.route, o.status or o.error, o.after_sigterm) for o in outcomes)
 
     assert proc.returncode == 0, log
