@@ -16,11 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +36,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from served_daemon import LOOPBACK, ServedDaemon, start_daemon
+
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "frontend" / "dist"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -47,7 +45,7 @@ DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
 CHROMIUM = Path("/usr/bin/chromium")
 ADMIN = "admin"
 PASSWORD = "panel-tests-Пароль-1"  # not ASCII on purpose: the form must send it as typed
-LOOPBACK = "127.0.0.1"
+
 # Schemes that never reach a network host: inline data, object URLs, the blank page.
 LOCAL_SCHEMES = {"data", "blob", "about"}
 
@@ -60,32 +58,8 @@ expect.set_options(timeout=WAIT_MS)
 SAYS_SOMETHING = re.compile(r"\S")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Daemon:
-    base_url: str
-    data_dir: Path
-    output: Path
-    env: dict[str, str]
-    cwd: Path
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "tgfleet.cli", *args, "--data-dir", str(self.data_dir)],
-            env=self.env,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
+# the daemon the tests drive: tests/served_daemon.py, shared with the API's socket tests
+Daemon = ServedDaemon
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,35 +84,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
             "last build (`cd frontend && npm run build` for the current source)",
             stacklevel=1,
         )
-    root = tmp_path_factory.mktemp("panel-daemon")
-    data = root / "data"
-    port = _free_port()
-    # no TGFLEET_* from the caller's shell; the admin password is ours, so no generated one
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGFLEET_")}
-    env["TGFLEET_ADMIN_PASSWORD"] = PASSWORD
-    output = root / "daemon.out"
-    with output.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tgfleet.cli", "serve", "--sandbox", "--host", LOOPBACK,
-             "--port", str(port), "--data-dir", str(data)],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    base = f"http://{LOOPBACK}:{port}"
-    daemon = Daemon(base_url=base, data_dir=data, output=output, env=env, cwd=root)
+    daemon = start_daemon(tmp_path_factory.mktemp("panel-daemon"), PASSWORD)
     try:
-        deadline = time.monotonic() + 60
-        with httpx.Client(base_url=base, timeout=5) as http:
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"the daemon exited {proc.returncode}:\n{daemon.log_tail()}")
-                try:
-                    if http.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the daemon was not ready within 60 s:\n{daemon.log_tail()}")
-                time.sleep(0.2)
+        with httpx.Client(base_url=daemon.base_url, timeout=5) as http:
             index = http.get("/")
             if index.status_code != 200 or "<html" not in index.text.lower():
                 pytest.fail(
@@ -148,16 +96,11 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
                 )
         yield daemon
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        code = daemon.stop(timeout=30)
     # after the browser closed its event streams: a clean drain, and no error the panel caused
     # that the daemon only logged
-    log = output.read_text(errors="replace")
-    assert proc.returncode == 0, f"the daemon exited {proc.returncode}:\n{daemon.log_tail()}"
+    log = daemon.log()
+    assert code == 0, f"the daemon exited {code}:\n{daemon.log_tail()}"
     assert "unexpected error" not in log and "Traceback" not in log, daemon.log_tail(80)
 
 
