@@ -149,7 +149,7 @@ def recount(pool: ConnectionPool) -> None:
         idle += e_idle
         active += e_active
         connecting += entry.connecting
-        assert all(not f.done() for f in entry.waiters), phone
+        assert all(not f.done() for f, _ in entry.waiters), phone
     assert idle + active + connecting <= cfg.max_total_connections
     assert stats["idle_connections"] == idle
     assert stats["current_active_connections"] == active

@@ -241,6 +241,40 @@ async def test_4_every_queued_borrower_times_out_at_its_own_deadline(
     await pool.stop()
 
 
+async def test_4_a_borrower_queued_again_keeps_its_earlier_deadline(
+    world: World, clock: FakeClock
+) -> None:
+    # The first waiter is lent a connection that fails its check, and queues again, behind
+    # borrowers that came later: its deadline is earlier than theirs and must still be kept.
+    pool = make_pool(world, clock, max_connections_per_account=1, acquire_timeout=0.3)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    holder = pool.acquire("+1")
+    await holder.__aenter__()
+
+    async def borrow() -> float:
+        with pytest.raises(PoolTimeout):
+            await pool.get_connection("+1")
+        return loop.time() - began
+
+    first = asyncio.create_task(borrow())
+    await asyncio.sleep(0.1)
+    second = asyncio.create_task(pool.get_connection("+1"))  # gets the reconnected one, keeps it
+    later = asyncio.create_task(borrow())
+    await settle()
+    world.clients[0].alive = False
+    await holder.__aexit__(RuntimeError, RuntimeError("mid-request"), None)  # check before reuse
+    await settle(20)
+    assert pool._accounts["+1"].deadlines_unordered  # the first one queued behind the later one
+    kept = await second
+    assert 0.3 <= await first < 0.38  # on time, not at the later one's deadline (0.4)
+    assert 0.4 <= await later < 0.5
+    assert pool.get_pool_stats()["timeouts"] == 2
+    recount(pool)
+    await pool.return_connection("+1", kept)
+    await pool.terminate()
+
+
 # --- 5. no network I/O under the lock: one slow account never stalls the others -------------
 
 

@@ -105,7 +105,7 @@ async def test_random_operations_keep_the_books(seed: int) -> None:
         for _ in range(rng.randrange(1, 4)):
             await asyncio.sleep(0)
         # a cancelled waiter leaves the queue when its task runs; let those run, then count
-        if not any(f.done() for e in pool._accounts.values() for f in e.waiters):
+        if not any(f.done() for e in pool._accounts.values() for f, _ in e.waiters):
             recount(pool)
             recounts += 1
         assert world.duplicates == []

@@ -21,7 +21,7 @@ def test_empty_window_reads_zero_and_size_adds_gauges() -> None:
     counters = PoolCounters(window=10)
     assert counters.wait_percentiles() == {"p50": 0.0, "p95": 0.0, "p99": 0.0}
     counters.idle, counters.active, counters.connecting, counters.closing = 2, 3, 1, 4
-    stats = counters.as_dict(max_total=10)
+    stats = counters.as_dict(max_total=10, waiting=0)
     assert stats["current_pool_size"] == 6 and stats["utilization"] == 0.3
 
 
@@ -32,7 +32,7 @@ def test_acquire_histogram_buckets_are_cumulative_and_le_inclusive() -> None:
     counters.record_wait(0.00051)
     counters.record_wait(0.2)
     counters.record_wait(31.0)  # above the last bound: only in count (the +Inf bucket)
-    hist = counters.as_dict(max_total=10)["acquire_seconds"]
+    hist = counters.as_dict(max_total=10, waiting=0)["acquire_seconds"]
     assert [le for le, _ in hist["buckets"]] == list(ACQUIRE_BUCKETS)
     cumulative = dict((le, n) for le, n in hist["buckets"])
     assert cumulative[0.0005] == 2

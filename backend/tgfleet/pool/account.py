@@ -13,6 +13,11 @@ from tgfleet.pool.connection import PooledConnection
 # (a CONNECTING record) it must fill by calling the connector.
 Grant = PooledConnection
 
+# A queued borrower: the future it waits on and when its acquire began (``time.monotonic()``).
+# Its deadline rides in the queue itself, so that queueing costs one append and the account's
+# one timer finds who expired by looking at the front.
+Waiter = tuple[asyncio.Future[Grant | None], float]
+
 
 @dataclass(slots=True)
 class AccountEntry:
@@ -29,7 +34,14 @@ class AccountEntry:
     # authorization id -> the one live client on it, including one still disconnecting
     # (DESIGN fact 1: a new client on that authorization waits until the old one is gone).
     bound: dict[str, PooledConnection] = field(default_factory=dict)
-    waiters: deque[asyncio.Future[Grant | None]] = field(default_factory=deque)
+    waiters: deque[Waiter] = field(default_factory=deque)
+    # The account's acquire-deadline timer: armed at or before the earliest deadline in
+    # ``waiters`` whenever one is finite, and moved on lazily when it fires.
+    deadline_timer: asyncio.TimerHandle | None = None
+    deadline_at: float = 0.0  # when deadline_timer fires (time.monotonic())
+    # Set when a borrower queued again (after a failed check or connect) behind later
+    # deadlines than its own: the timer then looks at the whole queue, not just its front.
+    deadlines_unordered: bool = False
     connect_failures: int = 0
     backoff_until: float = 0.0
     total_created: int = 0

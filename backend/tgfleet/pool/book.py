@@ -88,12 +88,18 @@ class PoolBook(abc.ABC):
         # (at start: the order they were registered); the sweeper retries them. A dict, not a
         # set: a set's order follows string hashes, which PYTHONHASHSEED changes per process.
         self._needs_fill: dict[str, None] = {}
+        # Accounts whose queue of waiters was empty when someone queued: the stats count the
+        # waiting from these (dropping those found empty), so that queueing and serving
+        # a waiter update no global count.
+        self._queued: dict[str, AccountEntry] = {}
         self._counters = PoolCounters(window=self.config.wait_window)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._phase: _Phase = "new"
         self._open = True  # False once stop() began; read on every acquire
         self._skip_window = self.config.liveness_skip_window
         self._leak_threshold = self.config.leak_detection_threshold
+        # Neither events to emit nor leak reports to prepare: the hot paths' shortcut.
+        self._plain = event_callback is None and self._leak_threshold is None
         # Set by stop() while it waits for borrowed connections to come back.
         self._borrowed_gone: asyncio.Event | None = None
 
@@ -125,7 +131,6 @@ class PoolBook(abc.ABC):
             if self._leak_threshold is None:  # _lend, inlined: this is the hot path
                 conn.state = ACTIVE
                 conn.generation += 1
-                conn.use_count += 1
                 conn.borrower = borrower
                 conn.borrowed_at = now
                 entry.active[serial] = conn
@@ -182,7 +187,6 @@ class PoolBook(abc.ABC):
     ) -> None:
         conn.state = ACTIVE
         conn.generation += 1
-        conn.use_count += 1
         conn.borrower = borrower
         conn.borrowed_at = now
         entry.active[conn.serial] = conn
@@ -198,6 +202,33 @@ class PoolBook(abc.ABC):
         entry.pinned = conn
         self._idle_lru.pop(conn.serial, None)
 
+    def _give_back(self, conn: PooledConnection, generation: int) -> None:
+        """``_release`` of a borrow that went well, with the hand-over to the next waiter
+        inlined: with many borrowers on few connections this runs on every return. Without
+        waiters, or with events or leak reports to make, it is ``_release``."""
+        if conn.state is not ACTIVE or generation != conn.generation:
+            return
+        now = self._clock()
+        waiters = self._accounts[conn.phone].waiters
+        if (
+            waiters
+            and self._plain
+            and conn.retire_reason is None
+            and now < conn.expires_at
+            and self._open
+        ):
+            counters = self._counters
+            while waiters:
+                fut = waiters.popleft()[0]
+                if fut.done():
+                    continue  # cancelled; its owner's cleanup finds it gone
+                conn.generation = generation + 1
+                conn.borrowed_at = now
+                counters.total_reused += 1
+                fut.set_result(conn)  # the borrower sets itself as conn.borrower
+                return
+        self._release(conn, generation, True, None)
+
     def _release(
         self,
         conn: PooledConnection,
@@ -206,7 +237,8 @@ class PoolBook(abc.ABC):
         failure: BaseException | None,
         quiet: bool = False,
     ) -> bool:
-        """Take a borrowed connection back: close it or put it idle. Idempotent."""
+        """Take a borrowed connection back: hand it to the next waiter, put it idle or close
+        it. Idempotent."""
         if conn.state is not ACTIVE or (generation is not None and generation != conn.generation):
             return False
         entry = self._accounts[conn.phone]
@@ -220,34 +252,8 @@ class PoolBook(abc.ABC):
             and now < conn.expires_at
             and self._open
         ):
-            waiters = entry.waiters
-            if waiters:
-                # Lend it straight to the first waiter (FIFO, no idle detour), with the
-                # bookkeeping done here so that the woken borrower only takes it. (Inlined:
-                # with many borrowers on few connections this runs on every return.)
-                counters = self._counters
-                while waiters:
-                    fut = waiters.popleft()
-                    counters.waiting -= 1
-                    if fut.done():
-                        continue  # cancelled; its owner's cleanup finds it gone
-                    conn.last_used = now
-                    conn.generation += 1
-                    conn.use_count += 1
-                    conn.borrower = None
-                    conn.borrowed_at = now
-                    counters.total_reused += 1
-                    if self._leak_threshold is not None:
-                        conn.leak_reported = False
-                        heapq.heappush(
-                            self._leak_heap,
-                            (now + self._leak_threshold, conn.serial, conn.generation, conn),
-                        )
-                    if self._callback is not None:
-                        self._emit("reused", entry.phone, conn.authorization_id, "handed_over")
-                    fut.set_result(conn)
-                    return True
-            self._put_idle(entry, conn, now)
+            if not (entry.waiters and self._hand_over(entry, conn, now)):
+                self._put_idle(entry, conn, now)
             return True
         reason = None
         if not keep_alive:
@@ -271,6 +277,30 @@ class PoolBook(abc.ABC):
             return True
         self._put_idle(entry, conn, now)
         return True
+
+    def _hand_over(self, entry: AccountEntry, conn: PooledConnection, now: float) -> bool:
+        """Lend a returned connection straight to the first waiter (FIFO, no idle detour),
+        with the bookkeeping done here so that the woken borrower only takes it."""
+        waiters = entry.waiters
+        counters = self._counters
+        while waiters:
+            fut = waiters.popleft()[0]
+            if fut.done():
+                continue  # cancelled; its owner's cleanup finds it gone
+            conn.generation += 1
+            conn.borrowed_at = now
+            counters.total_reused += 1
+            if self._leak_threshold is not None:
+                conn.leak_reported = False
+                heapq.heappush(
+                    self._leak_heap,
+                    (now + self._leak_threshold, conn.serial, conn.generation, conn),
+                )
+            if self._callback is not None:
+                self._emit("reused", entry.phone, conn.authorization_id, "handed_over")
+            fut.set_result(conn)
+            return True
+        return False
 
     def _put_idle(self, entry: AccountEntry, conn: PooledConnection, now: float) -> None:
         del entry.active[conn.serial]
@@ -356,10 +386,9 @@ class PoolBook(abc.ABC):
             return
         now = self._clock()
         while waiters:
-            fut = waiters[0]
+            fut = waiters[0][0]
             if fut.done():  # cancelled; its owner's cleanup finds it gone
                 waiters.popleft()
-                self._counters.waiting -= 1
                 continue
             grant = self._take(entry, now, None)
             if grant is None:
@@ -368,7 +397,6 @@ class PoolBook(abc.ABC):
                     self._fail_waiters(entry, _copier(error))
                 return
             waiters.popleft()
-            self._counters.waiting -= 1
             fut.set_result(grant)
 
     def _dispatch_global(self) -> None:
@@ -385,8 +413,7 @@ class PoolBook(abc.ABC):
 
     def _fail_waiters(self, entry: AccountEntry, make: Callable[[str], BaseException]) -> None:
         while entry.waiters:
-            fut = entry.waiters.popleft()
-            self._counters.waiting -= 1
+            fut = entry.waiters.popleft()[0]
             if not fut.done():
                 fut.set_exception(make(entry.phone))
 
@@ -411,6 +438,9 @@ class PoolBook(abc.ABC):
         if entry.is_empty() and self._accounts.get(entry.phone) is entry:
             del self._accounts[entry.phone]
             self._global_blocked.pop(entry.phone, None)
+            if entry.deadline_timer is not None:
+                entry.deadline_timer.cancel()
+                entry.deadline_timer = None
 
     def _after_count_change(self) -> None:
         drained = self._borrowed_gone

@@ -32,14 +32,15 @@ class PooledConnection:
     client: PoolClient | None
     state: ConnectionState
     created_at: float
-    last_used: float
+    last_used: float  # when it last went back idle
     idle_timeout: float
-    use_count: int = 0
     error_count: int = 0
     last_error: str | None = None
     # Bumped at each borrow; a release that carries an older generation is a stale double
     # release and does nothing.
     generation: int = 0
+    # Borrows handed back unused (the borrower was cancelled before it could run).
+    unused_grants: int = 0
     borrower: str | None = None
     borrowed_at: float = 0.0
     expires_at: float = float("inf")
@@ -59,6 +60,11 @@ class PooledConnection:
     @property
     def connection_id(self) -> int:
         return self.serial
+
+    @property
+    def use_count(self) -> int:
+        """Times lent (kept as the generation, which every lend bumps anyway)."""
+        return self.generation - self.unused_grants
 
     def __repr__(self) -> str:
         return (

@@ -81,5 +81,8 @@ class Lease:
         conn = self._conn
         if conn is not None:
             self._conn = None
-            self._pool._release(conn, self._generation, True, exc)
+            if exc is None:
+                self._pool._give_back(conn, self._generation)
+            else:
+                self._pool._release(conn, self._generation, True, exc)
         return _DONE

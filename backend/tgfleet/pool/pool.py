@@ -109,7 +109,7 @@ class ConnectionPool(PoolSweeper):
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
-            self._deadlines.clear()
+            self._cancel_deadline_timers()
             self._phase = "stopped"
             self._drained.set()
             # the line an operator looks for after a SIGTERM: did the drain finish, and how fast
@@ -226,7 +226,10 @@ class ConnectionPool(PoolSweeper):
         """
         if conn.phone != phone:
             raise ValueError(f"connection {conn!r} belongs to {conn.phone}, not {phone}")
-        self._release(conn, None, keep_alive, None)
+        if keep_alive:
+            self._give_back(conn, conn.generation)
+        else:
+            self._release(conn, None, False, None)
 
     async def close_connection(self, phone: str, conn: PooledConnection) -> None:
         """Close one connection now, borrowed or not; its borrower's return then does nothing."""
@@ -296,7 +299,7 @@ class ConnectionPool(PoolSweeper):
             if entry is None:
                 return AccountEntry(phone, []).stats()
             return entry.stats()
-        stats = self._counters.as_dict(self.config.max_total_connections)
+        stats = self._counters.as_dict(self.config.max_total_connections, self._waiting())
         stats["accounts"] = len(self._accounts)
         stats["state"] = self._phase
         gate = self._gate
@@ -307,6 +310,17 @@ class ConnectionPool(PoolSweeper):
             "peak_in_flight": None if gate is None else gate.peak,
         }
         return stats
+
+    def _waiting(self) -> int:
+        """Borrowers queued, fleet-wide: counted over the accounts that had a queue."""
+        queued = self._queued
+        total = 0
+        for phone, entry in list(queued.items()):
+            if entry.waiters:
+                total += len(entry.waiters)
+            else:
+                del queued[phone]
+        return total
 
     def connections(self) -> list[ConnectionInfo]:
         """A snapshot of every live connection (scans the fleet: for the API, not hot paths)."""
@@ -322,6 +336,6 @@ class ConnectionPool(PoolSweeper):
         return (
             f"<ConnectionPool {self._phase} size={c.size}/{self.config.max_total_connections} "
             f"idle={c.idle} active={c.active} connecting={c.connecting} closing={c.closing} "
-            f"waiting={c.waiting} created={c.total_created} reused={c.total_reused} "
+            f"waiting={self._waiting()} created={c.total_created} reused={c.total_reused} "
             f"closed={c.total_closed} errors={c.total_errors} timeouts={c.total_timeouts}>"
         )

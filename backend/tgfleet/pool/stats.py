@@ -25,7 +25,7 @@ ACQUIRE_BUCKETS: tuple[float, ...] = (
     10.0,
     30.0,
 )
-_FOLD_AT = 256
+WAIT_FOLD_AT = 256
 _bucket_of = partial(bisect_left, ACQUIRE_BUCKETS)
 
 
@@ -46,7 +46,6 @@ class PoolCounters:
     active: int = 0
     connecting: int = 0
     closing: int = 0  # closed but the client's disconnect() has not finished
-    waiting: int = 0
     total_created: int = 0
     total_reused: int = 0
     total_closed: int = 0
@@ -63,8 +62,8 @@ class PoolCounters:
     _wait_sum: float = 0.0
     # Waits recorded but not yet folded into the window and the histogram. Recording is one
     # append on every acquire (the hot path); the bucketing runs in batches, on reads or
-    # every _FOLD_AT waits.
-    _pending: list[float] = field(default_factory=list)
+    # every WAIT_FOLD_AT waits.
+    pending_waits: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._waits = deque(maxlen=self.window)
@@ -77,16 +76,17 @@ class PoolCounters:
 
     def record_wait(self, seconds: float) -> None:
         """One acquire completed after waiting ``seconds`` (timeouts count in total_timeouts)."""
-        pending = self._pending
+        pending = self.pending_waits
         pending.append(seconds)
-        if len(pending) >= _FOLD_AT:
-            self._fold()
+        if len(pending) >= WAIT_FOLD_AT:
+            self.fold()
 
-    def _fold(self) -> None:
-        pending = self._pending
+    def fold(self) -> None:
+        """Move the waits recorded since the last fold into the window and the histogram."""
+        pending = self.pending_waits
         if not pending:
             return
-        self._pending = []
+        self.pending_waits = []
         self._waits.extend(pending)
         self._sorted = None
         counts = self._bucket_counts
@@ -97,7 +97,7 @@ class PoolCounters:
 
     def acquire_histogram(self) -> dict[str, Any]:
         """``{"buckets": [[le, cumulative count], ...], "sum": s, "count": n}``."""
-        self._fold()
+        self.fold()
         buckets: list[list[float]] = []
         cumulative = 0
         for le, n in zip(ACQUIRE_BUCKETS, self._bucket_counts, strict=False):
@@ -110,7 +110,7 @@ class PoolCounters:
         }
 
     def wait_percentiles(self) -> dict[str, float]:
-        self._fold()
+        self.fold()
         if self._sorted is None:
             self._sorted = sorted(self._waits)
         ordered = self._sorted
@@ -120,7 +120,7 @@ class PoolCounters:
             "p99": _percentile(ordered, 0.99),
         }
 
-    def as_dict(self, max_total: int) -> dict[str, Any]:
+    def as_dict(self, max_total: int, waiting: int) -> dict[str, Any]:
         size = self.size
         return {
             "total_connections_created": self.total_created,
@@ -131,7 +131,7 @@ class PoolCounters:
             "idle_connections": self.idle,
             "connecting": self.connecting,
             "closing": self.closing,
-            "waiting": self.waiting,
+            "waiting": waiting,
             "errors": self.total_errors,
             "timeouts": self.total_timeouts,
             "leaks_suspected": self.total_leaks,
