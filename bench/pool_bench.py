@@ -361,7 +361,7 @@ async def breakdown() -> list[tuple[str, float]]:
     for _ in range(n):
         _, got, _ = pool._begin("+1", True, None)
         assert got is not None
-        pool._release(got, got.generation, True, None)
+        pool._give_back(got, got.generation)
     rows.append(("tgfleet: synchronous take + return (the bookkeeping)", per_op(t)))
     counters = pool._counters
     t = cpu_clock()

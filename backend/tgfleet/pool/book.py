@@ -54,9 +54,10 @@ def _copier(error: PoolError) -> Callable[[str], BaseException]:
 class PoolBook(abc.ABC):
     """The state every layer of ``ConnectionPool`` shares, and the decisions on it.
 
-    The layers above add, in order: ``PoolNetwork`` (connect, check, close, keep_online
-    fills), ``PoolWaiters`` (queueing and the acquire deadline), ``PoolSweeper`` (expiry and
-    leaks) and ``ConnectionPool`` itself (the public interface, start and stop).
+    The layers above add, in order: ``PoolReturns`` (taking borrowed connections back),
+    ``PoolNetwork`` (connect, check, close, keep_online fills), ``PoolWaiters`` (queueing and
+    the acquire deadline), ``PoolSweeper`` (expiry and leaks) and ``ConnectionPool`` itself
+    (the public interface, start and stop).
     """
 
     def __init__(
@@ -100,6 +101,9 @@ class PoolBook(abc.ABC):
         self._leak_threshold = self.config.leak_detection_threshold
         # Neither events to emit nor leak reports to prepare: the hot paths' shortcut.
         self._plain = event_callback is None and self._leak_threshold is None
+        # A finished future with the result None, made on the loop at the first connect:
+        # what a lease's __aexit__ returns to be awaited.
+        self._finished: asyncio.Future[None] | None = None
         # Set by stop() while it waits for borrowed connections to come back.
         self._borrowed_gone: asyncio.Event | None = None
 
@@ -132,7 +136,6 @@ class PoolBook(abc.ABC):
                 conn.state = ACTIVE
                 conn.generation += 1
                 conn.borrower = borrower
-                conn.borrowed_at = now
                 entry.active[serial] = conn
                 counters.active += 1
             else:
@@ -201,125 +204,6 @@ class PoolBook(abc.ABC):
         conn.pinned = True
         entry.pinned = conn
         self._idle_lru.pop(conn.serial, None)
-
-    def _give_back(self, conn: PooledConnection, generation: int) -> None:
-        """``_release`` of a borrow that went well, with the hand-over to the next waiter
-        inlined: with many borrowers on few connections this runs on every return. Without
-        waiters, or with events or leak reports to make, it is ``_release``."""
-        if conn.state is not ACTIVE or generation != conn.generation:
-            return
-        now = self._clock()
-        waiters = self._accounts[conn.phone].waiters
-        if (
-            waiters
-            and self._plain
-            and conn.retire_reason is None
-            and now < conn.expires_at
-            and self._open
-        ):
-            counters = self._counters
-            while waiters:
-                fut = waiters.popleft()[0]
-                if fut.done():
-                    continue  # cancelled; its owner's cleanup finds it gone
-                conn.generation = generation + 1
-                conn.borrowed_at = now
-                counters.total_reused += 1
-                fut.set_result(conn)  # the borrower sets itself as conn.borrower
-                return
-        self._release(conn, generation, True, None)
-
-    def _release(
-        self,
-        conn: PooledConnection,
-        generation: int | None,
-        keep_alive: bool,
-        failure: BaseException | None,
-        quiet: bool = False,
-    ) -> bool:
-        """Take a borrowed connection back: hand it to the next waiter, put it idle or close
-        it. Idempotent."""
-        if conn.state is not ACTIVE or (generation is not None and generation != conn.generation):
-            return False
-        entry = self._accounts[conn.phone]
-        now = self._clock()
-        if not quiet and self._callback is not None:
-            self._emit("returned", conn.phone, conn.authorization_id, "returned")
-        if (
-            keep_alive
-            and failure is None
-            and conn.retire_reason is None
-            and now < conn.expires_at
-            and self._open
-        ):
-            if not (entry.waiters and self._hand_over(entry, conn, now)):
-                self._put_idle(entry, conn, now)
-            return True
-        reason = None
-        if not keep_alive:
-            reason = "not_kept_alive"
-        elif isinstance(failure, asyncio.CancelledError):
-            reason = "cancelled_mid_request"
-        elif conn.retire_reason is not None:
-            reason = conn.retire_reason
-        elif now >= conn.expires_at:
-            reason = "max_age"
-        elif not self._open:
-            reason = "pool_stopping"
-        if failure is not None and reason is None:
-            conn.needs_check = True
-            conn.error_count += 1
-            conn.last_error = repr(failure)
-        if reason is not None:
-            if reason == "max_age":
-                self._counters.evictions["max_age"] += 1
-            self._retire(entry, conn, reason)
-            return True
-        self._put_idle(entry, conn, now)
-        return True
-
-    def _hand_over(self, entry: AccountEntry, conn: PooledConnection, now: float) -> bool:
-        """Lend a returned connection straight to the first waiter (FIFO, no idle detour),
-        with the bookkeeping done here so that the woken borrower only takes it."""
-        waiters = entry.waiters
-        counters = self._counters
-        while waiters:
-            fut = waiters.popleft()[0]
-            if fut.done():
-                continue  # cancelled; its owner's cleanup finds it gone
-            conn.generation += 1
-            conn.borrowed_at = now
-            counters.total_reused += 1
-            if self._leak_threshold is not None:
-                conn.leak_reported = False
-                heapq.heappush(
-                    self._leak_heap,
-                    (now + self._leak_threshold, conn.serial, conn.generation, conn),
-                )
-            if self._callback is not None:
-                self._emit("reused", entry.phone, conn.authorization_id, "handed_over")
-            fut.set_result(conn)
-            return True
-        return False
-
-    def _put_idle(self, entry: AccountEntry, conn: PooledConnection, now: float) -> None:
-        del entry.active[conn.serial]
-        counters = self._counters
-        counters.active -= 1
-        conn.state = IDLE
-        conn.borrower = None
-        conn.borrower_stack = None
-        conn.last_used = now
-        entry.idle[conn.serial] = conn
-        if not conn.pinned:
-            self._idle_lru[conn.serial] = conn
-        counters.idle += 1
-        if self._borrowed_gone is not None:
-            self._after_count_change()
-        if entry.waiters:
-            self._dispatch(entry)
-        elif self._global_blocked:
-            self._dispatch_global()
 
     def _retire(
         self,

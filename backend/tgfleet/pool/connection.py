@@ -42,7 +42,7 @@ class PooledConnection:
     # Borrows handed back unused (the borrower was cancelled before it could run).
     unused_grants: int = 0
     borrower: str | None = None
-    borrowed_at: float = 0.0
+    borrowed_at: float = 0.0  # when lent; kept only with leak detection on (its one reader)
     expires_at: float = float("inf")
     # Set when a borrower's work failed mid-request, or when it is lent after sitting idle past
     # liveness_skip_window: the borrower checks it first (is_alive()).

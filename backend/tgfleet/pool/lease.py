@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from types import TracebackType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from tgfleet.pool.client import Connector
 from tgfleet.pool.connection import PooledConnection
@@ -13,15 +14,10 @@ if TYPE_CHECKING:
     from tgfleet.pool.pool import ConnectionPool
 
 
-class _Done(tuple[()]):
-    """An awaitable that is already finished. Its ``__await__`` is C code (an empty tuple's
-    iterator), so ``__aexit__`` costs no coroutine and no Python frame."""
-
-    __slots__ = ()
-    __await__ = tuple.__iter__
-
-
-_DONE = cast("Awaitable[None]", _Done())
+def _finished() -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.set_result(None)
+    return fut
 
 
 async def _ready(conn: PooledConnection) -> PooledConnection:
@@ -79,10 +75,14 @@ class Lease:
         # Synchronous, before anything is awaited: a cancellation cannot interrupt the release
         # (what asyncpg gets from shielding its release).
         conn = self._conn
+        pool = self._pool
         if conn is not None:
             self._conn = None
             if exc is None:
-                self._pool._give_back(conn, self._generation)
+                pool._give_back(conn, self._generation)
             else:
-                self._pool._release(conn, self._generation, True, exc)
-        return _DONE
+                pool._release(conn, self._generation, True, exc)
+        # A finished future (its result, None, lets the exception through): awaiting one runs
+        # no Python code. (Cheaper than a coroutine, and than a tuple subclass whose __await__
+        # is the tuple's iterator: the slot lookup costs more than it saves.)
+        return pool._finished or _finished()

@@ -14,14 +14,15 @@ from typing import Any
 
 from tgfleet.errors import ConnectFailed, PoolClosed, TgfleetError
 from tgfleet.pool.account import AccountEntry
-from tgfleet.pool.book import ACTIVE, PoolBook, log
+from tgfleet.pool.book import ACTIVE, log
 from tgfleet.pool.client import Connector, PoolClient
 from tgfleet.pool.connection import PooledConnection
 from tgfleet.pool.gate import ConnectGate
+from tgfleet.pool.returns import PoolReturns
 
 
-class PoolNetwork(PoolBook):
-    """``PoolBook`` plus the awaits that open, check and close clients."""
+class PoolNetwork(PoolReturns):
+    """``PoolReturns`` plus the awaits that open, check and close clients."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -101,6 +102,9 @@ class PoolNetwork(PoolBook):
         ready: asyncio.Future[PooledConnection] = asyncio.Future()
         ready.set_result(conn)
         conn.ready = ready
+        if self._finished is None:
+            self._finished = asyncio.Future()
+            self._finished.set_result(None)
         entry.connecting -= 1
         self._counters.connecting -= 1
         entry.connect_failures = 0

@@ -4,6 +4,7 @@
 Its work is layered over a few modules, each building on the one before:
 
 - ``book.py``: the state and the synchronous decisions (the critical section);
+- ``returns.py``: taking borrowed connections back (hand over, put idle, close);
 - ``network.py``: connect, liveness check, close, keep_online / min_idle fills;
 - ``waiters.py``: the queue, the acquire deadline, cancellation;
 - ``sweeper.py``: idle and age expiry, leak reports.
