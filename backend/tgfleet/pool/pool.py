@@ -220,7 +220,13 @@ class ConnectionPool(PoolSweeper):
     async def return_connection(
         self, phone: str, conn: PooledConnection, keep_alive: bool = True
     ) -> None:
-        """Give a borrowed connection back; a second return of the same borrow does nothing.
+        """Give a borrowed connection back.
+
+        A second return does nothing while the connection sits idle or is closed. Once it is
+        lent again (to a waiter, at once, if one was queued) a second return would give back
+        the new borrower's: the seed interface hands out the connection itself, with nothing
+        to tell one borrow from the next. ``async with pool.acquire()`` does not have this
+        hazard: its lease knows its borrow.
 
         The bookkeeping runs before the first ``await``, so a cancelled caller cannot leave it
         half done, and the close (if any) runs in a task the pool owns.
