@@ -8,17 +8,23 @@
 Every figure is a median over interleaved rounds of the process's CPU time (the machine is
 shared and noisy); the ratios, taken within each round, are what to read.
 Run: ``.venv/bin/python bench/pool_bench.py [--repeats N]``; ``--profile`` prints where the
-time goes instead (bytecodes per task for (b), (a)'s cycle taken apart).
+time goes instead (bytecodes per task for (b), (a)'s cycle taken apart); ``--instructions``
+counts (b)'s CPU instructions under valgrind, the same on every run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -451,6 +457,60 @@ def interleaved(
     return medians, ratios
 
 
+# (b)'s workloads by name, for --one (what --instructions runs under callgrind).
+B_WORKLOADS: dict[str, Callable[[], Awaitable[float]]] = {
+    "semaphore": b_semaphore,
+    "tgfleet": b_tgfleet,
+    "tgfleet-no-timeout": b_tgfleet_no_timeout,
+    "tgfleet-seed-calls": b_tgfleet_seed_calls,
+}
+
+
+def run_one(name: str, times: int) -> None:
+    async def run() -> None:
+        for _ in range(times):
+            await B_WORKLOADS[name]()
+
+    asyncio.run(run())
+
+
+def instructions() -> None:
+    """(b) in CPU instructions counted by valgrind's callgrind: the same on every run, where
+    CPU time on a shared machine moves by a few percent from one run to the next. Each
+    workload runs 1 and 21 times in a process of its own; the difference over 20 is one run,
+    free of the interpreter's start-up."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("--instructions needs valgrind: apt-get install -y valgrind")
+
+    def count(name: str, times: int) -> int:
+        done = subprocess.run(
+            [
+                *(valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"),
+                *(sys.executable, __file__, "--one", name, str(times)),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            sys.exit(f"no instruction count in callgrind's output:\n{done.stderr[-2000:]}")
+        return int(found.group(1))
+
+    jobs = [(name, times) for name in B_WORKLOADS for times in (1, 21)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: count(*job), jobs), strict=True))
+    per_task = {name: (counts[name, 21] - counts[name, 1]) / 20 / TASKS for name in B_WORKLOADS}
+    base = per_task["semaphore"]
+    print("(b) 1,000 tasks / 3 conns, CPU instructions per task (callgrind)")
+    print()
+    print("| implementation | instructions per task | throughput ratio to the Semaphore |")
+    print("|---|---:|---:|")
+    for name, n in per_task.items():
+        print(f"| {name} | {n:,.0f} | {base / n:.3f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -459,9 +519,21 @@ def main() -> None:
         action="store_true",
         help="instead of the table: bytecodes per task for (b), (a)'s cycle taken apart",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instead of the table: (b) in CPU instructions under callgrind (needs valgrind)",
+    )
+    parser.add_argument("--one", nargs=2, metavar=("WORKLOAD", "TIMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        run_one(args.one[0], int(args.one[1]))
+        return
     if args.profile:
         profile()
+        return
+    if args.instructions:
+        instructions()
         return
     r = args.repeats
     rows: list[tuple[str, str, str, str]] = []

@@ -21,13 +21,15 @@ class PoolReturns(PoolBook):
         """``_release`` of a borrow that went well, without its generality: this runs on every
         return. The first waiter gets the connection straight away (FIFO, no idle detour, with
         the bookkeeping done here so that the woken borrower only takes it); without waiters
-        it goes idle. With events or leak reports to make, it is ``_release``."""
+        it goes idle. With events or leak reports to make, it is ``_release``.
+
+        A hand-over reads no clock: a connection past its age while borrowed is marked by the
+        sweeper (``retire_reason``) and closes at its next return; one going idle is checked
+        here, as ``_release`` does.
+        """
         if conn.state is not ACTIVE or generation != conn.generation:
             return
-        now = self._clock()
-        if not (
-            self._plain and conn.retire_reason is None and now < conn.expires_at and self._open
-        ):
+        if not (self._plain and conn.retire_reason is None and self._open):
             self._release(conn, generation, True, None)
             return
         entry = self._accounts[conn.phone]
@@ -40,7 +42,11 @@ class PoolReturns(PoolBook):
             self._counters.total_reused += 1
             fut.set_result(conn)  # the borrower sets itself as conn.borrower
             return
-        self._put_idle(entry, conn, now)
+        now = self._clock()
+        if now < conn.expires_at:
+            self._put_idle(entry, conn, now)
+        else:
+            self._release(conn, generation, True, None)
 
     def _release(
         self,
