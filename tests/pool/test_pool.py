@@ -450,6 +450,35 @@ async def test_7_an_aged_connection_in_use_is_retired_on_return(
     await pool.stop()
 
 
+async def test_7_an_aged_connection_is_not_handed_to_the_next_waiter(
+    world: World, clock: FakeClock
+) -> None:
+    # The hand-over reads no clock: the sweep marks a borrowed connection past its age, and
+    # the return closes it instead of handing it on; the waiter gets a new connection. (No
+    # event callback: with one, returns take the general path, which reads the clock.)
+    pool = make_pool(
+        world,
+        clock,
+        max_connections_per_account=1,
+        max_connection_age=100.0,
+        age_jitter=0.0,
+    )
+    old = await pool.get_connection("+1")
+    waiter = asyncio.create_task(pool.get_connection("+1"))
+    await settle()
+    clock.advance(150)
+    await pool.sweep_now()
+    await pool.return_connection("+1", old)
+    new = await asyncio.wait_for(waiter, 1)
+    assert new is not old and new.state is ConnectionState.ACTIVE
+    await settle()
+    assert old.state is ConnectionState.DISCONNECTED
+    assert pool.get_pool_stats()["evictions"] == {"max_age": 1}
+    recount(pool)
+    await pool.return_connection("+1", new)
+    await pool.stop()
+
+
 async def test_7_failed_connects_back_off_exponentially(world: World, clock: FakeClock) -> None:
     pool = make_pool(world, clock, reconnect_backoff_base=1.0, reconnect_backoff_max=60.0)
     world.fail_next = 2
@@ -700,6 +729,21 @@ async def test_10_stop_fails_waiters_closes_idle_and_borrowed_on_return(
     assert borrowed.state is ConnectionState.DISCONNECTED
     assert world.connected() == 0 and not pool._tasks
     recount(pool)
+
+
+async def test_10_stop_cancels_the_acquire_deadline_timers(world: World, clock: FakeClock) -> None:
+    pool = make_pool(world, clock, max_connections_per_account=1, acquire_timeout=30)
+    pool.set_account("+1", authorizations=["a"])  # registered: its entry outlives its clients
+    held = await pool.get_connection("+1")
+    waiter = asyncio.create_task(pool.get_connection("+1"))
+    await settle()
+    timer = pool._accounts["+1"].deadline_timer
+    assert timer is not None and not timer.cancelled()
+    await pool.terminate()
+    with pytest.raises(PoolClosed):
+        await waiter
+    assert timer.cancelled()  # nothing of the pool stays in the loop's schedule
+    assert held.state is ConnectionState.DISCONNECTED
 
 
 async def test_10_drain_deadline_closes_what_was_not_returned(
