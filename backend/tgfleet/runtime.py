@@ -85,9 +85,16 @@ def _endpoint(settings: Settings, sandbox: Any | None) -> ServerEndpoint | None:
     return None
 
 
+# One of each per borrow: counted in the pool's stats (reuses, the acquire histogram); kept out
+# of the event history, where at a few hundred sends a second they would push out every flood,
+# error and login within seconds.
+_BORROW_CHATTER = frozenset({"reused", "returned"})
+
+
 def _forward_pool_events(bus: EventBus) -> Any:
     def forward(event: PoolEvent) -> None:
-        bus.publish(
+        publish = bus.publish_live if event.kind in _BORROW_CHATTER else bus.publish
+        publish(
             f"pool.{event.kind}",
             event.phone,
             authorization_id=event.authorization_id,

@@ -101,9 +101,14 @@ def test_an_incoming_message_reaches_a_filtered_stream(http: httpx.Client) -> No
 def test_pool_events_stream_and_page_through_history(http: httpx.Client) -> None:
     with http.stream("GET", "/api/v1/events", params={"kinds": "pool", "stats": "0"}) as response:
         assert http.get(f"/api/v1/accounts/{CAROL}/me").status_code == 200
-        frame = _first(response, lambda f: str(f.get("event", "")).startswith("pool."))
-    assert frame["data"]["account"] == CAROL
-
+        frame = _first(
+            response,
+            lambda f: f.get("event") == "pool.returned" and f["data"]["account"] == CAROL,
+        )
+    assert frame["data"]["reason"] == "returned"  # the borrow's end, live...
+    kept = http.get("/api/v1/events/history", params={"kind": "pool", "limit": 1000}).json()
+    # ...but not kept: one per borrow would push every flood, error and login out of it
+    assert not {"pool.reused", "pool.returned"} & {item["kind"] for item in kept["items"]}
     first = http.get("/api/v1/events/history", params={"kind": "pool", "limit": 2}).json()
     assert len(first["items"]) == 2
     assert all(item["kind"].startswith("pool.") for item in first["items"])

@@ -24,6 +24,21 @@ async def test_subscribers_receive_what_they_asked_for() -> None:
     assert first.as_dict()["authorization"] == "a1"
 
 
+async def test_live_events_reach_readers_but_not_the_history() -> None:
+    bus = EventBus()
+    assert bus.publish_live("pool.reused", "+1") is None  # nobody listens: not even built
+    messages = bus.subscribe(["message"])
+    assert bus.publish_live("pool.reused", "+1") is None  # nobody wants this kind
+    pool = bus.subscribe(["pool"])
+    live = bus.publish_live("pool.reused", "+1", reason="borrowed")
+    kept = bus.publish("pool.created", "+1")
+    assert live is not None and kept.id > live.id  # one sequence of ids for both
+    got = await pool.get(timeout=1)
+    assert got is live and (await pool.get(timeout=1)) is kept
+    assert await messages.get(timeout=0.01) is None
+    assert [e.kind for e in bus.history()] == ["pool.created"]
+
+
 async def test_a_slow_subscriber_loses_oldest_events_not_memory() -> None:
     bus = EventBus(subscriber_queue=10)
     slow = bus.subscribe()

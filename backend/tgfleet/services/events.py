@@ -3,7 +3,8 @@
 Publishing is synchronous and never blocks: the pool calls it from its bookkeeping. Each
 subscriber has a bounded queue; a subscriber that falls behind loses its oldest events (and is
 told how many) rather than letting memory grow for months. A bounded history keeps the recent
-events for the API's paged listing.
+events for the API's paged listing; chatter (a pool event per borrow and per return) goes to
+live readers only, so that it cannot push the events people look back for out of it.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ class Subscription:
         self.closed = False
 
     def wants(self, event: Event) -> bool:
+        return self.wants_kind(event.kind)
+
+    def wants_kind(self, kind: str) -> bool:
         if self._kinds is None:
             return True
-        return event.kind in self._kinds or event.kind.split(".", 1)[0] in self._kinds
+        return kind in self._kinds or kind.split(".", 1)[0] in self._kinds
 
     def offer(self, event: Event) -> None:
         if len(self._queue) == self._queue.maxlen:
@@ -107,6 +111,18 @@ class EventBus:
         for subscriber in self._subscribers:
             if subscriber.wants(event):
                 subscriber.offer(event)
+        return event
+
+    def publish_live(self, kind: str, account: str | None = None, **data: Any) -> Event | None:
+        """Like ``publish``, but for live readers only: not kept in the history, and not even
+        built when no reader wants it. For events that come by the hundred a second."""
+        subscribers = [s for s in self._subscribers if s.wants_kind(kind)]
+        if not subscribers:
+            return None
+        event = Event(next(self._ids), kind, self._clock(), account, data)
+        self.published += 1
+        for subscriber in subscribers:
+            subscriber.offer(event)
         return event
 
     def subscribe(self, kinds: Iterable[str] | None = None) -> Subscription:

@@ -4,7 +4,8 @@ One subscription per stream on the in-process bus; the bus drops a slow reader's
 rather than growing, and the stream tells the reader how many it missed. Once a second the stream
 also carries a ``stats`` event (no id: it is a sample, not history) so that a dashboard's charts
 need no polling. A reconnecting ``EventSource`` sends ``Last-Event-ID`` and gets what it missed
-from the history first.
+from the history first. ``pool.reused`` and ``pool.returned`` (one per borrow) are live only:
+the history keeps what people look back for.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ async def event_history(
     kind: Annotated[str | None, Query(max_length=64, description="A kind or prefix")] = None,
     account: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EventPage:
-    """Recent events (the daemon keeps the last few thousand in memory), oldest first."""
+    """Recent events (the daemon keeps the last few thousand in memory), oldest first.
+    ``pool.reused`` and ``pool.returned``, one per borrow, are in the live stream only."""
     if kind is not None:
         _kinds(kind)
     if account is not None:
