@@ -246,7 +246,7 @@ async def test_4_a_borrower_queued_again_keeps_its_earlier_deadline(
 ) -> None:
     # The first waiter is lent a connection that fails its check, and queues again, behind
     # borrowers that came later: its deadline is earlier than theirs and must still be kept.
-    pool = make_pool(world, clock, max_connections_per_account=1, acquire_timeout=0.3)
+    pool = make_pool(world, clock, max_connections_per_account=1, acquire_timeout=0.5)
     loop = asyncio.get_running_loop()
     began = loop.time()
     holder = pool.acquire("+1")
@@ -258,7 +258,7 @@ async def test_4_a_borrower_queued_again_keeps_its_earlier_deadline(
         return loop.time() - began
 
     first = asyncio.create_task(borrow())
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.2)
     second = asyncio.create_task(pool.get_connection("+1"))  # gets the reconnected one, keeps it
     later = asyncio.create_task(borrow())
     await settle()
@@ -267,8 +267,9 @@ async def test_4_a_borrower_queued_again_keeps_its_earlier_deadline(
     await settle(20)
     assert pool._accounts["+1"].deadlines_unordered  # the first one queued behind the later one
     kept = await second
-    assert 0.3 <= await first < 0.38  # on time, not at the later one's deadline (0.4)
-    assert 0.4 <= await later < 0.5
+    # on time, not at the later one's deadline (0.7); the margins allow a busy machine
+    assert 0.5 <= await first < 0.68
+    assert 0.7 <= await later < 1.0
     assert pool.get_pool_stats()["timeouts"] == 2
     recount(pool)
     await pool.return_connection("+1", kept)
