@@ -105,6 +105,17 @@ def _forward_pool_events(bus: EventBus) -> Any:
     return forward
 
 
+def _follow_borrow_interest(bus: EventBus, pool: ConnectionPool) -> None:
+    """The pool builds its per-borrow events only while an event stream wants them; the rest
+    of the time every borrow takes its short path."""
+
+    def follow() -> None:
+        pool.set_borrow_events(any(bus.wants(f"pool.{kind}") for kind in _BORROW_CHATTER))
+
+    bus.on_interest_change(follow)
+    follow()
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
@@ -165,6 +176,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         accounts = await stack.enter_async_context(
             open_fleet_runtime(store, factory, config, bus, pool_events=_forward_pool_events(bus))
         )
+        _follow_borrow_interest(bus, accounts.pool)
         log.info("connection pool configured: %s", config.describe())
         stack.callback(
             log.info, "shutting down: draining the pool (up to %.0f s)", config.drain_timeout

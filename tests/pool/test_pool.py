@@ -652,6 +652,30 @@ async def test_10_events_stats_and_repr(
     await pool.stop()
 
 
+async def test_10_borrow_events_can_be_turned_off_and_on(
+    world: World, clock: FakeClock, events: list[PoolEvent]
+) -> None:
+    pool = make_pool(world, clock, events, max_connections_per_account=1)
+    pool.set_borrow_events(False)  # what the daemon does while no event stream wants them
+    held = await pool.get_connection("+1")
+    waiter = asyncio.create_task(pool.get_connection("+1"))
+    await settle()
+    await pool.return_connection("+1", held)  # handed over: the short path
+    again = await waiter
+    await pool.return_connection("+1", again)  # put idle: the short path
+    async with pool.acquire("+1"):
+        pass
+    assert [e.kind for e in events] == ["created"]  # the rest still come: only borrows are quiet
+    assert pool.get_pool_stats()["total_connections_reused"] == 2
+    pool.set_borrow_events(True)
+    async with pool.acquire("+1"):
+        pass
+    await pool.close_all_for_account("+1")
+    assert [e.kind for e in events] == ["created", "reused", "returned", "closed"]
+    recount(pool)
+    await pool.stop()
+
+
 async def test_10_acquire_histogram_counts_every_completed_acquire(
     world: World, clock: FakeClock
 ) -> None:

@@ -39,6 +39,19 @@ async def test_live_events_reach_readers_but_not_the_history() -> None:
     assert [e.kind for e in bus.history()] == ["pool.created"]
 
 
+def test_interest_listeners_hear_readers_come_and_go() -> None:
+    bus = EventBus()
+    heard: list[bool] = []
+    bus.on_interest_change(lambda: heard.append(bus.wants("pool.reused")))
+    messages = bus.subscribe(["message"])
+    pool = bus.subscribe(["pool.reused"])
+    pool.close()
+    everything = bus.subscribe()
+    everything.close()
+    messages.close()
+    assert heard == [False, True, False, True, False, False]
+
+
 async def test_a_slow_subscriber_loses_oldest_events_not_memory() -> None:
     bus = EventBus(subscriber_queue=10)
     slow = bus.subscribe()

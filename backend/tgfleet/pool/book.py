@@ -99,8 +99,10 @@ class PoolBook(abc.ABC):
         self._open = True  # False once stop() began; read on every acquire
         self._skip_window = self.config.liveness_skip_window
         self._leak_threshold = self.config.leak_detection_threshold
-        # Neither events to emit nor leak reports to prepare: the hot paths' shortcut.
-        self._plain = event_callback is None and self._leak_threshold is None
+        # Whether the callback gets "reused" and "returned", one per borrow (set_borrow_events).
+        self._borrow_events = event_callback is not None
+        # Neither per-borrow events to emit nor leak reports to prepare: the hot paths' shortcut.
+        self._plain = not self._borrow_events and self._leak_threshold is None
         # A finished future with the result None, made on the loop at the first connect:
         # what a lease's __aexit__ returns to be awaited.
         self._finished: asyncio.Future[None] | None = None
@@ -140,7 +142,7 @@ class PoolBook(abc.ABC):
                 counters.active += 1
             else:
                 self._lend(entry, conn, now, borrower)
-            if self._callback is not None:
+            if self._borrow_events:
                 self._emit("reused", entry.phone, conn.authorization_id, "borrowed")
             return conn
         return self._reserve(entry, now)

@@ -62,7 +62,7 @@ class PoolReturns(PoolBook):
             return False
         entry = self._accounts[conn.phone]
         now = self._clock()
-        if not quiet and self._callback is not None:
+        if not quiet and self._borrow_events:
             self._emit("returned", conn.phone, conn.authorization_id, "returned")
         if (
             keep_alive
@@ -115,7 +115,7 @@ class PoolReturns(PoolBook):
                     self._leak_heap,
                     (now + self._leak_threshold, conn.serial, conn.generation, conn),
                 )
-            if self._callback is not None:
+            if self._borrow_events:
                 self._emit("reused", entry.phone, conn.authorization_id, "handed_over")
             fut.set_result(conn)
             return True

@@ -103,6 +103,7 @@ class EventBus:
         self._queue_size = subscriber_queue
         self._clock = clock
         self.published = 0
+        self._interest_listeners: list[Callable[[], None]] = []
 
     def publish(self, kind: str, account: str | None = None, **data: Any) -> Event:
         event = Event(next(self._ids), kind, self._clock(), account, data)
@@ -116,7 +117,7 @@ class EventBus:
     def publish_live(self, kind: str, account: str | None = None, **data: Any) -> Event | None:
         """Like ``publish``, but for live readers only: not kept in the history, and not even
         built when no reader wants it. For events that come by the hundred a second."""
-        subscribers = [s for s in self._subscribers if s.wants_kind(kind)]
+        subscribers = [s for s in self._subscribers if s.wants_kind(kind)]  # (as wants())
         if not subscribers:
             return None
         event = Event(next(self._ids), kind, self._clock(), account, data)
@@ -125,16 +126,30 @@ class EventBus:
             subscriber.offer(event)
         return event
 
+    def wants(self, kind: str) -> bool:
+        """Whether any reader would receive an event of ``kind`` now."""
+        return any(s.wants_kind(kind) for s in self._subscribers)
+
+    def on_interest_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever a reader comes or goes (what ``wants`` says may change)."""
+        self._interest_listeners.append(listener)
+
     def subscribe(self, kinds: Iterable[str] | None = None) -> Subscription:
         subscription = Subscription(
             self, frozenset(kinds) if kinds is not None else None, self._queue_size
         )
         self._subscribers.append(subscription)
+        self._interest_changed()
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscribers:
             self._subscribers.remove(subscription)
+            self._interest_changed()
+
+    def _interest_changed(self) -> None:
+        for listener in list(self._interest_listeners):
+            listener()
 
     @property
     def subscriber_count(self) -> int:

@@ -171,7 +171,8 @@ async def events(
     if account is not None:
         account, _ = normalize_account_key(account, field="account")
     # subscribe before reading the history, so nothing falls between the two
-    subscription = runtime.bus.subscribe()
+    # (to the kinds asked for: what no stream wants is not even built, see EventBus.wants)
+    subscription = runtime.bus.subscribe(wanted)
     replay: list[Event] = []
     if last_event_id is not None:
         replay = [
