@@ -99,15 +99,20 @@ class PoolBook(abc.ABC):
         self._open = True  # False once stop() began; read on every acquire
         self._skip_window = self.config.liveness_skip_window
         self._leak_threshold = self.config.leak_detection_threshold
-        # Whether the callback gets "reused" and "returned", one per borrow (set_borrow_events).
-        self._borrow_events = event_callback is not None
-        # Neither per-borrow events to emit nor leak reports to prepare: the hot paths' shortcut.
-        self._plain = not self._borrow_events and self._leak_threshold is None
-        # A finished future with the result None, made on the loop at the first connect:
+        self._borrow_events = False
+        self._plain = True
+        self._set_borrow_events(event_callback is not None)
+        # A finished future with the result None, made on the loop by the first lease to end:
         # what a lease's __aexit__ returns to be awaited.
         self._finished: asyncio.Future[None] | None = None
         # Set by stop() while it waits for borrowed connections to come back.
         self._borrowed_gone: asyncio.Event | None = None
+
+    def _set_borrow_events(self, on: bool) -> None:
+        # Whether the callback gets "reused" and "returned", one per borrow.
+        self._borrow_events = on and self._callback is not None
+        # Neither per-borrow events to emit nor leak reports to prepare: the hot paths' shortcut.
+        self._plain = not self._borrow_events and self._leak_threshold is None
 
     @abc.abstractmethod
     async def _disconnect(self, entry: AccountEntry, conn: PooledConnection) -> None:

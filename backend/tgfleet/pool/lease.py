@@ -85,4 +85,7 @@ class Lease:
         # A finished future (its result, None, lets the exception through): awaiting one runs
         # no Python code. (Cheaper than a coroutine, and than a tuple subclass whose __await__
         # is the tuple's iterator: the slot lookup costs more than it saves.)
-        return pool._finished or _finished()
+        done = pool._finished
+        if done is None:
+            done = pool._finished = _finished()
+        return done

@@ -102,9 +102,6 @@ class PoolNetwork(PoolReturns):
         ready: asyncio.Future[PooledConnection] = asyncio.Future()
         ready.set_result(conn)
         conn.ready = ready
-        if self._finished is None:
-            self._finished = asyncio.Future()
-            self._finished.set_result(None)
         entry.connecting -= 1
         self._counters.connecting -= 1
         entry.connect_failures = 0

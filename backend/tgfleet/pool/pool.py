@@ -182,8 +182,7 @@ class ConnectionPool(PoolSweeper):
         """Whether the event callback gets ``reused`` and ``returned``, one of each per borrow
         (on by default when there is a callback). Off, every borrow takes the short path: the
         daemon turns them on only while an event stream wants them."""
-        self._borrow_events = on and self._callback is not None
-        self._plain = not self._borrow_events and self._leak_threshold is None
+        self._set_borrow_events(on)
 
     # --- borrowing ------------------------------------------------------------------------
 

@@ -47,9 +47,6 @@ class Subscription:
         self.dropped = 0
         self.closed = False
 
-    def wants(self, event: Event) -> bool:
-        return self.wants_kind(event.kind)
-
     def wants_kind(self, kind: str) -> bool:
         if self._kinds is None:
             return True
@@ -110,14 +107,14 @@ class EventBus:
         self.published += 1
         self._history.append(event)
         for subscriber in self._subscribers:
-            if subscriber.wants(event):
+            if subscriber.wants_kind(kind):
                 subscriber.offer(event)
         return event
 
     def publish_live(self, kind: str, account: str | None = None, **data: Any) -> Event | None:
         """Like ``publish``, but for live readers only: not kept in the history, and not even
         built when no reader wants it. For events that come by the hundred a second."""
-        subscribers = [s for s in self._subscribers if s.wants_kind(kind)]  # (as wants())
+        subscribers = [s for s in self._subscribers if s.wants_kind(kind)]
         if not subscribers:
             return None
         event = Event(next(self._ids), kind, self._clock(), account, data)
